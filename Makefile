@@ -1,0 +1,35 @@
+# peft-code-repro: the newcomer's commands are `make smoke` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export PYTHONHASHSEED ?= 0
+
+.PHONY: setup smoke test bench clean verify-smoke
+setup: $(STAMP)
+
+$(STAMP): requirements/cpu.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/cpu.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+smoke: $(STAMP)
+	$(PY) -m repro reproduce --manifest manifests/smoke.yaml --out results/smoke --expect-checksums checksums/smoke.sha256
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf results build *.egg-info
+
+# Further targets (containers, locks, sandbox image) live in mk/*.mk.
+-include mk/*.mk

@@ -1,0 +1,142 @@
+"""Run records on disk: atomic writes, SHA256SUMS files, and verification.
+
+Every file a run writes goes through `write_atomic` (temp file in the same directory,
+fsync, rename), so an interrupted run never leaves a half-written result behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+SUMS_NAME = "SHA256SUMS"
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def dumps_json(obj: Any) -> str:
+    """Canonical JSON: sorted keys, fixed indentation, trailing newline (byte-stable)."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json(path, obj: Any) -> Path:
+    return write_atomic(path, dumps_json(obj))
+
+
+def write_jsonl(path, rows: Iterable[dict]) -> Path:
+    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
+    return write_atomic(path, text)
+
+
+def read_jsonl(path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def list_files(root: Path) -> list[Path]:
+    """Every regular file below root except the sums file itself, sorted, relative."""
+    root = Path(root)
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != SUMS_NAME and not p.name.endswith(".tmp"):
+            out.append(p.relative_to(root))
+    return out
+
+
+def format_sums(entries: dict[str, str]) -> str:
+    return "".join(f"{digest}  {name}\n" for name, digest in sorted(entries.items()))
+
+
+def parse_sums(text: str, source: str = "<sums>") -> dict[str, str]:
+    entries = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            digest, name = line.split(None, 1)
+        except ValueError:
+            raise VerificationFormatError(f"{source}:{n}: expected '<sha256>  <path>'")
+        entries[name.lstrip("*")] = digest
+    return entries
+
+
+class VerificationFormatError(ValueError):
+    pass
+
+
+def write_sums(root) -> Path:
+    """Write root/SHA256SUMS covering every file below root."""
+    root = Path(root)
+    entries = {str(rel): sha256_file(root / rel) for rel in list_files(root)}
+    return write_atomic(root / SUMS_NAME, format_sums(entries))
+
+
+def verify_sums(root, sums: dict[str, str] | None = None) -> list[str]:
+    """Problems found (empty list = verified). Checks listed files and unlisted extras."""
+    root = Path(root)
+    if sums is None:
+        sums_path = root / SUMS_NAME
+        if not sums_path.exists():
+            return [f"{sums_path}: missing"]
+        sums = parse_sums(sums_path.read_text(), str(sums_path))
+    problems = []
+    for name, digest in sorted(sums.items()):
+        p = root / name
+        if not p.exists():
+            problems.append(f"{p}: missing")
+        elif sha256_file(p) != digest:
+            problems.append(f"{p}: checksum differs")
+    return problems
+
+
+def verify_tree(root) -> list[str]:
+    """Verify every SHA256SUMS below root, and flag files no sums file covers."""
+    root = Path(root)
+    problems: list[str] = []
+    sums_files = sorted(root.rglob(SUMS_NAME))
+    if not sums_files:
+        return [f"{root}: no {SUMS_NAME} found"]
+    covered = set()
+    for sf in sums_files:
+        d = sf.parent
+        sums = parse_sums(sf.read_text(), str(sf))
+        problems += verify_sums(d, sums)
+        covered |= {(d / n).resolve() for n in sums}
+        for rel in list_files(d):
+            if (d / rel).resolve() not in covered and not any(
+                    (d / rel).is_relative_to(o.parent) for o in sums_files if o.parent != d):
+                problems.append(f"{d / rel}: not listed in {sf}")
+    return problems
