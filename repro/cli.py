@@ -14,6 +14,8 @@ from pathlib import Path
 from repro.errors import UserError, VerificationError
 
 DEFAULT_RESULTS = "results"
+# Modules that add their own subcommands: each defines `register(subparsers)`.
+COMMAND_MODULES: list[str] = []
 
 
 def _manifest(args):
@@ -242,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_models)
     sp = sub.add_parser("datasets", help="the dataset registry")
     sp.set_defaults(func=cmd_datasets)
+    from importlib import import_module
+
+    for name in COMMAND_MODULES:
+        import_module(name).register(sub)
     return p
 
 
