@@ -235,3 +235,12 @@ def test_generator_check_flags_an_edited_file(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "conala/test.jsonl" in done.stderr and "fix:" in done.stderr
+
+
+def test_generator_check_flags_a_file_it_did_not_generate(tmp_path):
+    copy = tmp_path / "bundled"
+    shutil.copytree(BUNDLED, copy)
+    (copy / "conala" / "extra.jsonl").write_text("{}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(GENERATOR), "--check", "--out", str(copy)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "conala/extra.jsonl" in done.stderr

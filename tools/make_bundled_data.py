@@ -984,6 +984,9 @@ def main(argv: list[str] | None = None) -> int:
         stale = [rel for rel, text in sorted(files.items())
                  if not (args.out / rel).is_file()
                  or (args.out / rel).read_text(encoding="utf-8") != text]
+        on_disk = sorted(p.relative_to(args.out).as_posix() for p in args.out.rglob("*")
+                         if p.is_file() and p.name != "README.md")
+        stale += [rel for rel in on_disk if rel not in files]  # left over, not generated
         for rel in stale:
             print(f"differs from the generator: {args.out / rel}", file=sys.stderr)
         if stale:
