@@ -202,3 +202,14 @@ def test_deterministic_across_hash_seeds():
         outputs.add(out.stdout)
     assert len(outputs) == 1
     assert [s["dataflow_match"] for s in json.loads(outputs.pop())] == pytest.approx([1.0, 1.0, 6 / 7])
+
+
+def test_agrees_with_the_evaluator_on_the_bench_corpus(evaluator):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+    try:
+        from bench_codebleu import pairs
+    finally:
+        sys.path.pop(0)
+    preds, refs = pairs(0)
+    assert len(preds) == 543
+    assert corpus_codebleu(preds, refs) == evaluator(preds, refs)
