@@ -62,6 +62,10 @@ class Worker:
         os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                            "MKL_NUM_THREADS": "1", "HOME": self.workroot,
                            "TMPDIR": self.workroot, "PYTHONHASHSEED": "0"})
+        import site  # -S skipped it: add exit/quit/help as a normal interpreter has them
+        site.setquit()
+        site.setcopyright()
+        site.sethelper()
         import apps_child  # mounted beside this file
         self.apps_child = apps_child
         versions = {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid()}
