@@ -18,8 +18,9 @@ __all__ = ["open_sandbox", "Sandbox", "SandboxUnavailable", "BACKENDS", "UNSAFE_
 
 def _launcher(backend: str):
     if backend == "docker":
-        from .docker_backend import DockerLauncher
-        return DockerLauncher()
+        raise SandboxUnavailable(
+            "docker: the Docker backend is not part of this version yet "
+            "(use bubblewrap: `bash .ci/install-sandbox.sh`)")
     if backend == "bubblewrap":
         from .bubblewrap import BubblewrapLauncher
         return BubblewrapLauncher()
@@ -48,10 +49,12 @@ def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = Fal
             return Sandbox(_launcher(name), slots=slots, limits=limits)
         except SandboxUnavailable as exc:
             reasons.append(str(exc))
-    if allow_unsafe:
+    if allow_unsafe and backend in ("auto", "unsafe-subprocess"):
         from .unsafe import UnsafeSubprocessLauncher
         return Sandbox(UnsafeSubprocessLauncher(), slots=slots, limits=limits,
                        warning=UNSAFE_WARNING)
+    if backend != "auto":
+        raise SandboxUnavailable(reasons[0])
     raise SandboxUnavailable(
         "no sandbox can run untrusted programs here:\n  " + "\n  ".join(reasons)
         + f"\nfix: run `bash .ci/install-sandbox.sh` (bubblewrap), or pass {UNSAFE_FLAG} "

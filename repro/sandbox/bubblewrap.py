@@ -21,6 +21,9 @@ from .base import Launcher, PipeWorker, SandboxUnavailable
 from .seccomp_policy import export_bpf
 
 SANDBOX_PYTHON = "/usr/bin/python3"
+# Not `-I`: it implies -E, which would ignore PYTHONHASHSEED (the environment is cleared
+# by --clearenv anyway). -s -S: no user or site packages; -B: no bytecode files.
+SANDBOX_PYTHON_FLAGS = (SANDBOX_PYTHON, "-s", "-S", "-B")
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 WORKER_MOUNT = "/opt/sandbox"
 WORKDIR = "/work"
@@ -83,6 +86,7 @@ class BubblewrapLauncher(Launcher):
         cmd = [self.bwrap, "--unshare-all", "--die-with-parent", "--as-pid-1",
                "--new-session", "--hostname", "sandbox", "--clearenv",
                "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+               "--setenv", "PYTHONHASHSEED", "0",
                "--ro-bind", "/usr", "/usr",
                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"]
@@ -94,7 +98,7 @@ class BubblewrapLauncher(Launcher):
                 "--ro-bind", str(worker_dir), WORKER_MOUNT,
                 "--remount-ro", "/dev", "--remount-ro", "/",
                 "--chdir", WORKDIR, "--seccomp", str(seccomp_fd),
-                SANDBOX_PYTHON, "-I", "-S", "-B", f"{WORKER_MOUNT}/worker.py", json.dumps(config)]
+                *SANDBOX_PYTHON_FLAGS, f"{WORKER_MOUNT}/worker.py", json.dumps(config)]
         return cmd
 
     def spawn(self, slot: int, worker_dir: Path) -> PipeWorker:

@@ -23,8 +23,9 @@ WARNING = ("UNSANDBOXED: untrusted programs run as plain subprocesses of this us
 class UnsafeSubprocessLauncher(Launcher):
     name = "unsafe-subprocess"
 
-    def __init__(self, python: str | None = None):
+    def __init__(self, python: str | None = None, python_path: list[str] | None = None):
         self.python = python or sys.executable
+        self.python_path = python_path
         self.workroots: list[Path] = []
 
     def spawn(self, slot: int, worker_dir: Path) -> PipeWorker:
@@ -32,9 +33,12 @@ class UnsafeSubprocessLauncher(Launcher):
         self.workroots.append(workroot)
         # kill_all stays False: outside a PID namespace `kill(-1)` would hit this user's
         # every process; the worker kills the test's process group instead.
-        config = {"workdir": str(workroot), "kill_all": False, "python_path": []}
+        site_dirs = self.python_path if self.python_path is not None else [
+            p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+        config = {"workdir": str(workroot), "kill_all": False, "python_path": site_dirs}
         popen = subprocess.Popen(
-            [self.python, "-I", "-S", "-B", str(worker_dir / "worker.py"), json.dumps(config)],
+            [self.python, "-s", "-S", "-B", str(worker_dir / "worker.py"), json.dumps(config)],
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True)
         return PipeWorker(popen, on_destroy=lambda: shutil.rmtree(workroot, ignore_errors=True))

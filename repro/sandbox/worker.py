@@ -66,6 +66,7 @@ class Worker:
         site.setquit()
         site.setcopyright()
         site.sethelper()
+        import unittest.mock  # noqa: F401 - imported before the guard, as in the reference
         import apps_child  # mounted beside this file
         self.apps_child = apps_child
         versions = {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid()}
@@ -75,7 +76,6 @@ class Worker:
         except ImportError:
             versions["numpy"] = None
         self.send({"ready": True, **versions})
-        buf = b""
         while True:
             line = self.proto_in.readline()
             if not line:
