@@ -77,7 +77,8 @@ def _run_many(args, manifest, runs) -> Path:
     for run in tqdm(todo, desc="runs", unit="run", disable=args.quiet or len(todo) < 2):
         print(f"\n== {run.id} ({run.kind}: {run.config['model']}, {run.config['dataset']}, "
               f"{_prompting(run.config)}, tuning={run.config['tuning']['method']})", flush=True)
-        run_one(run, manifest, out, progress=not args.quiet, force=args.force)
+        run_one(run, manifest, out, progress=not args.quiet, force=args.force,
+                options={"sandbox": args.sandbox, "allow_unsafe": args.allow_unsafe})
     return out
 
 
@@ -205,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", help="results directory (default results/<manifest name>)")
         sp.add_argument("--force", action="store_true", help="re-run even complete, verified runs")
         sp.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: deterministic, fastest for tiny models)")
+        sp.add_argument("--sandbox", default="auto", choices=["auto", "docker", "bubblewrap", "unsafe-subprocess"],
+                        help="where APPS programs run (default: Docker if an engine and the image exist, else bubblewrap)")
+        sp.add_argument("--i-accept-running-untrusted-code-unsandboxed", dest="allow_unsafe", action="store_true",
+                        help="allow running model-written programs WITHOUT isolation when no sandbox is available")
 
     sp = sub.add_parser("list", help="list the runs of a manifest and count them per RQ")
     common(sp)

@@ -59,6 +59,20 @@ def hub_files(spec: DatasetSpec, split: str) -> list[Path]:
 
 def load_split(key: str, split: str) -> list[dict]:
     spec = DATASETS[key]
+    if spec.validation_from_train and split in ("train", "validation"):
+        import random
+
+        rows = _load_file_split(spec, "train")
+        order = list(range(len(rows)))
+        random.Random(42).shuffle(order)
+        n = spec.validation_from_train
+        keep = order[:n] if split == "validation" else sorted(order[n:])
+        return [rows[i] for i in keep]
+    return _load_file_split(spec, split)
+
+
+def _load_file_split(spec: DatasetSpec, split: str) -> list[dict]:
+    key = spec.key
     if split not in spec.splits:
         raise UserError(f"dataset '{key}' has no split '{split}'", field="eval_split",
                         expected=", ".join(spec.splits), fix="choose one of the dataset's splits")

@@ -89,7 +89,10 @@ def _seed_everything(seed: int) -> None:
     set_seed(seed)
 
 
-def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = True, force: bool = False) -> Path:
+def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = True, force: bool = False,
+            options: dict | None = None) -> Path:
+    """`options`: execution settings that are not part of the run's identity
+    (`sandbox`: auto | docker | bubblewrap | unsafe-subprocess, `allow_unsafe`)."""
     run_dir = Path(out_root) / run.id
     if not force and is_complete(run, run_dir):
         return run_dir
@@ -105,7 +108,7 @@ def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = Tr
     if run.kind == "train":
         result = _train_run(run, tmp_dir, clock, progress)
     else:
-        result = _evaluate_run(run, manifest, Path(out_root), tmp_dir, clock, progress)
+        result = _evaluate_run(run, manifest, Path(out_root), tmp_dir, clock, progress, options or {})
     meta = {"run_id": run.id, "manifest": manifest.path, "study": manifest.study, "config": cfg,
             "config_hash": run.config_hash(), "seed": cfg["seed"], "stages": clock.stages,
             "wall_seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": peak_rss_mb(),
@@ -148,8 +151,12 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> di
 
     cfg = run.config
     _seed_everything(cfg["seed"])
+    from repro.prompts import training_pairs
+
+    template = cfg["prompting"]["template"]
     with clock.stage("data"):
-        train_rows, val_rows = load_split(cfg["dataset"], "train"), load_split(cfg["dataset"], "validation")
+        train_rows = training_pairs(load_split(cfg["dataset"], "train"), template)
+        val_rows = training_pairs(load_split(cfg["dataset"], "validation"), template)
     with clock.stage("load"):
         spec, method, tokenizer, model, on_gpu = _load(run, progress, for_training=True)
     params = _trainable(model)
@@ -186,7 +193,7 @@ def _strip_nondeterministic(weights_dir: Path) -> None:
 
 
 def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, clock: StageClock,
-                  progress: bool) -> dict:
+                  progress: bool, options: dict) -> dict:
     from repro import generate as generation
     from repro import metrics as scoring
     from repro.data import load_split
@@ -221,18 +228,45 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
             system_line = cfg["tuning"]["method"] == "none"
         prompts, chosen = build_prompts(test, train_rows, cfg["prompting"], system_line=system_line,
                                         retriever=retriever)
-    with clock.stage("load"):
-        spec, method, tokenizer, model, on_gpu = _load(run, progress, weights_from=weights)
-    with clock.stage("generate"):
-        candidates = generation.generate(model, tokenizer, prompts, cfg["generation"], seq2seq=spec.is_seq2seq,
-                                         seed=cfg["seed"], progress=progress,
-                                         equal_length_batches=cfg["tuning"]["method"] == "prompt-tuning")
+    from_reference = cfg["generation"]["strategy"] == "reference"
+    on_gpu = False
+    if from_reference:  # no model: the dataset's own solutions (checks the scoring path itself)
+        candidates = [_reference_solutions(s, cfg["generation"]["num_return_sequences"]) for s in test]
+    else:
+        with clock.stage("load"):
+            spec, method, tokenizer, model, on_gpu = _load(run, progress, weights_from=weights)
+        with clock.stage("generate"):
+            candidates = generation.generate(model, tokenizer, prompts, cfg["generation"], seq2seq=spec.is_seq2seq,
+                                             seed=cfg["seed"], progress=progress,
+                                             equal_length_batches=cfg["tuning"]["method"] == "prompt-tuning")
+    extra_meta: dict = {}
     with clock.stage("score"):
         metrics, per_sample = scoring.score_all(cfg["metrics"], candidates, test, cfg)
-    rows = [{"index": s["_index"], "intent": s["intent"], "reference": s["code"], "prompt_examples": ex,
-             "candidates": c, **per_sample[i]}
+    if "apps" in cfg["metrics"]:
+        from repro import apps_run
+
+        with clock.stage("execute"):
+            apps_metrics, sandbox_info = apps_run.evaluate(
+                test, candidates, tmp_dir, from_reference=from_reference,
+                sandbox_backend=options.get("sandbox", "auto"), allow_unsafe=options.get("allow_unsafe", False),
+                progress=progress)
+        metrics.update(apps_metrics)
+        extra_meta["sandbox"] = sandbox_info
+        extra_meta["apps_verdict_modes"] = {"paper": "reference-harness verdicts (metrics `apps/...`)",
+                                            "strict": "real script, line-by-line comparison (metrics `apps-strict/...`)"}
+    is_apps = DATASETS[cfg["dataset"]].task == "apps"
+    rows = [{"index": s["_index"], "intent": None if is_apps else s["intent"],
+             "problem_id": s.get("problem_id"), "reference": None if is_apps else s["code"],
+             "prompt_examples": ex, "candidates": c, **per_sample[i]}
             for i, (s, ex, c) in enumerate(zip(test, chosen, candidates))]
     records.write_jsonl(tmp_dir / "predictions.jsonl", rows)
     records.write_json(tmp_dir / "metrics.json", metrics)
     return {"meta": {"device": "cuda" if on_gpu else "cpu", "test_samples": len(test),
-                     "system_line": system_line}}
+                     "system_line": system_line, **extra_meta}}
+
+
+def _reference_solutions(row: dict, n: int) -> list[str]:
+    sols = row["code"]
+    if isinstance(sols, str):
+        sols = json.loads(sols)
+    return list(sols[:n])

@@ -42,11 +42,44 @@ def apps_prompt(question: str, starter_code: str, fn_name: str | None) -> str:
     return APPS_TEMPLATE.format(guide=guide, question=question, starter_code=starter_code or "")
 
 
+def apps_fn_name(row: dict) -> str | None:
+    import json
+
+    io = row.get("input_output") or "{}"
+    try:
+        return (json.loads(io) if isinstance(io, str) else io).get("fn_name")
+    except ValueError:
+        return None
+
+
+def apps_row_prompt(row: dict) -> str:
+    return apps_prompt(row["question"], row.get("starter_code") or "", apps_fn_name(row))
+
+
+def training_pairs(rows: Sequence[dict], template: str) -> list[dict]:
+    """(prompt, target) per training row: the fine-tuning template and the reference code;
+    for APPS the CodeLlama prompt and the first solution closed by the code fence."""
+    import json
+
+    if template == "apps-codellama":
+        out = []
+        for r in rows:
+            solutions = json.loads(r["solutions"]) if isinstance(r["solutions"], str) else r["solutions"]
+            if solutions:
+                out.append({"prompt": apps_row_prompt(r), "target": solutions[0].rstrip() + "\n```"})
+        return out
+    return [{"prompt": TEMPLATE.format(intent=r["intent"]), "target": r["code"]} for r in rows]
+
+
 def build_prompts(test: Sequence[dict], train: Sequence[dict], prompting: dict, *,
                   system_line: bool, retriever=None) -> tuple[list[str], list[list[int]]]:
     """Prompts for each test sample and the training indices used as its examples."""
     strategy, n = prompting["strategy"], prompting["n"]
     fmt = prompting.get("example_format", "plain")
+    if prompting.get("template") == "apps-codellama":
+        if strategy != "zero-shot":
+            raise ValueError("the APPS prompt takes no examples")
+        return [apps_row_prompt(s) for s in test], [[] for _ in test]
     if strategy == "zero-shot":
         chosen = [[] for _ in test]
     elif strategy == "icl":

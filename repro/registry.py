@@ -76,6 +76,9 @@ class DatasetSpec:
     max_new_tokens: int = 64
     stop: tuple[str, ...] = ()
     revision: str | None = None
+    # APPS has no validation split: the train split shuffled with seed 42 gives its first
+    # N problems to validation and the rest to training (the authors' code, TOSEM revision).
+    validation_from_train: int | None = None
 
 
 _CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
@@ -83,7 +86,7 @@ _CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_toke
 _ALPACA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=128,
                splits={"train": "train", "validation": "valid", "test": "test"})
 _APPS = dict(task="apps", intent_field="question", code_field="solutions", max_new_tokens=1024,
-             splits={"train": "train", "test": "test"})
+             splits={"train": "train", "validation": "train", "test": "test"}, stop=("```",))
 
 DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
     DatasetSpec("conala", hub_id="neulab/docprompting-conala", bundled_dir=None, **_CONALA,
@@ -93,9 +96,9 @@ DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
                 file_format="parquet",
                 hub_files={"train": "data/train-*.parquet", "validation": "data/valid-*.parquet",
                            "test": "data/test-*.parquet"}),
-    DatasetSpec("apps", hub_id="codeparrot/apps", bundled_dir=None, **_APPS,
+    DatasetSpec("apps", hub_id="codeparrot/apps", bundled_dir=None, **_APPS, validation_from_train=500,
                 hub_files={"train": "train.jsonl", "test": "test.jsonl"}),
     DatasetSpec("conala-bundled", hub_id=None, bundled_dir="conala", **_CONALA),
     DatasetSpec("codealpacapy-bundled", hub_id=None, bundled_dir="codealpacapy", **_ALPACA),
-    DatasetSpec("apps-bundled", hub_id=None, bundled_dir="apps", **_APPS),
+    DatasetSpec("apps-bundled", hub_id=None, bundled_dir="apps", **_APPS, validation_from_train=5),
 ]}

@@ -1,7 +1,8 @@
 """Training as the paper did: Trainer, Adafactor, batch 8, up to 5 epochs, evaluation every
 0.2 epoch, the checkpoint with the lowest validation loss kept, linear schedule, 5 % warmup.
 
-Loss is over the code tokens only (prompt tokens labelled -100); EOS ends every target.
+Rows carry `prompt` and `target` (built by repro.prompts.training_pairs). Loss is over the
+target tokens only (prompt tokens labelled -100); EOS ends every target.
 Runs single-process or under `accelerate launch` (Trainer picks up the distributed setup).
 """
 from __future__ import annotations
@@ -11,7 +12,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from repro.prompts import TEMPLATE
 
 
 def collate_padded(batch: list[dict], pad_id: int) -> dict:
@@ -31,8 +31,7 @@ def collate_padded(batch: list[dict], pad_id: int) -> dict:
     return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
 
 
-def encode_example(tokenizer, intent: str, code: str, seq2seq: bool, max_length: int) -> dict:
-    prompt = TEMPLATE.format(intent=intent)
+def encode_example(tokenizer, prompt: str, code: str, seq2seq: bool, max_length: int) -> dict:
     prompt_ids = tokenizer(prompt)["input_ids"]
     code_ids = tokenizer(code, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     if seq2seq:
@@ -59,7 +58,7 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     """Train in place (the best checkpoint by validation loss is loaded at the end); return stats."""
     from transformers import Trainer, TrainingArguments
 
-    enc = lambda rows: [encode_example(tokenizer, r["intent"], r["code"], seq2seq, cfg["max_length"]) for r in rows]
+    enc = lambda rows: [encode_example(tokenizer, r["prompt"], r["target"], seq2seq, cfg["max_length"]) for r in rows]
     train_set, val_set = enc(train_rows), enc(val_rows)
     bs, ga = cfg["batch_size"], cfg["gradient_accumulation_steps"]
     world = _world_size()

@@ -1,0 +1,64 @@
+"""The APPS evaluation stage: programs into the sandbox under both verdict modes, records
+saved, then scored.
+
+Each candidate becomes a program (starter code + completion, or a reference solution as
+is), runs inside the sandbox in `paper` mode (the reference harness's verdicts, what the
+paper's numbers mean) and in `strict` mode, and both modes' per-test records are written
+(`apps_results.paper.jsonl`, `apps_results.strict.jsonl`) so every APPS metric can be
+recomputed without executing anything again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from repro import records
+from repro.metrics.apps import score_apps
+
+MODES = ("paper", "strict")
+NAMES = {"avg_test_pass_first": "avg", "avg_test_pass_mean": "avg_mean", "strict_accuracy": "strict_accuracy"}
+
+
+def programs(test: list[dict], candidates: list[list[str]], from_reference: bool) -> list[dict]:
+    out = []
+    for row, cands in zip(test, candidates):
+        starter = row.get("starter_code") or ""
+        for k, text in enumerate(cands):
+            out.append({"problem_id": str(row["problem_id"]), "sample": k,
+                        "code": text if from_reference else starter + text})
+    return out
+
+
+def flatten(scores: dict, prefix: str) -> dict:
+    """score_apps output -> metrics.json keys like `apps/introductory/pass@1`."""
+    flat = {}
+    for group, values in scores.items():
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                flat[f"{prefix}/{group}/{NAMES.get(name, name)}"] = round(float(value), 4)
+    return flat
+
+
+def evaluate(test: list[dict], candidates: list[list[str]], out_dir: Path, *, from_reference: bool,
+             sandbox_backend: str = "auto", allow_unsafe: bool = False, modes=MODES,
+             ks=(1, 2, 5), progress: bool = True) -> tuple[dict, dict]:
+    """Metrics (both modes) and sandbox info for run.json."""
+    from repro.apps_exec import evaluate as execute
+    from repro.sandbox import open_sandbox
+
+    progs = programs(test, candidates, from_reference)
+    problems = {str(r["problem_id"]): r for r in test}
+    n_samples = min(len(c) for c in candidates) if candidates else 0
+    ks = tuple(k for k in ks if k <= n_samples) if from_reference else tuple(ks)
+    metrics: dict = {}
+    with open_sandbox(sandbox_backend, allow_unsafe=allow_unsafe) as sandbox:
+        info = sandbox.info()
+        for mode in modes:
+            recs = execute(progs, problems, mode=mode, sandbox=sandbox, progress=progress)
+            for r, p in zip(recs, progs):
+                r.setdefault("difficulty", problems[p["problem_id"]]["difficulty"])
+            records.write_jsonl(Path(out_dir) / f"apps_results.{mode}.jsonl", recs)
+            prefix = "apps" if mode == "paper" else "apps-strict"
+            metrics.update(flatten(score_apps(recs, ks=ks), prefix))
+    return metrics, info
