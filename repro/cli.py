@@ -1,19 +1,269 @@
-"""Command line: `python -m repro {list,run,reproduce,verify,report}`."""
+"""Command line: `python -m repro {list,run,reproduce,verify,report,models,datasets}`.
+
+Heavy libraries (torch, transformers) are imported only by the commands that run models,
+so `list`, `verify` and `report` start fast and work in a minimal environment.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections import Counter
+from pathlib import Path
+
+from repro.errors import UserError, VerificationError
+
+DEFAULT_RESULTS = "results"
+# Modules that add their own subcommands: each defines `register(subparsers)`.
+COMMAND_MODULES: list[str] = []
+
+
+def _manifest(args):
+    from repro.manifest import load_manifest
+
+    return load_manifest(args.manifest)
+
+
+def _out_dir(args, manifest) -> Path:
+    if args.out:
+        return Path(args.out)
+    return Path(DEFAULT_RESULTS) / Path(manifest.path).stem
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    m = _manifest(args)
+    runs = m.select(args.only, args.rq)
+    rows = [[r.id, r.rq, r.kind, r.config["model"], r.config["dataset"], _prompting(r.config),
+             r.config["tuning"]["method"], len(r.reference)] for r in runs]
+    if not args.quiet:
+        print(tabulate(rows, headers=["run", "rq", "kind", "model", "dataset", "prompting", "tuning", "refs"]))
+        print()
+    counts = Counter(r.rq for r in runs)
+    print(tabulate(sorted(counts.items()) + [["total", len(runs)]], headers=["rq", "runs"]))
+    return 0
+
+
+def _prompting(cfg) -> str:
+    p = cfg["prompting"]
+    if p["strategy"] == "zero-shot":
+        return "zero-shot"
+    return f"{p['strategy']} n={p['n']}" + (f" seed={p['seed']}" if p["strategy"] == "icl" else "")
+
+
+def _setup_runtime(args) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(args.threads)
+        try:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        except Exception:  # pragma: no cover - older torch
+            pass
+
+
+def _run_many(args, manifest, runs) -> Path:
+    from tqdm.auto import tqdm
+
+    from repro.pipeline import is_complete, run_one
+
+    out = _out_dir(args, manifest)
+    _setup_runtime(args)
+    todo = [r for r in runs if args.force or not is_complete(r, out / r.id)]
+    skipped = len(runs) - len(todo)
+    print(f"{len(runs)} run(s) -> {out} ({skipped} already complete and verified, {len(todo)} to do)", flush=True)
+    for run in tqdm(todo, desc="runs", unit="run", disable=args.quiet or len(todo) < 2):
+        print(f"\n== {run.id} ({run.kind}: {run.config['model']}, {run.config['dataset']}, "
+              f"{_prompting(run.config)}, tuning={run.config['tuning']['method']})", flush=True)
+        run_one(run, manifest, out, progress=not args.quiet, force=args.force)
+    return out
+
+
+def cmd_run(args) -> int:
+    m = _manifest(args)
+    run = m.get(args.run_id)
+    runs = [run]
+    src = run.config.get("adapter_from")
+    if src:
+        runs.insert(0, m.get(src))
+    _run_many(args, m, runs)
+    return _compare_and_print(args, m, runs, _out_dir(args, m))
+
+
+def cmd_reproduce(args) -> int:
+    from repro.shard import execution_order, parse_shard, select_shard
+
+    m = _manifest(args)
+    runs = m.select(args.only, args.rq)
+    if args.shard:
+        i, n = parse_shard(args.shard)
+        runs = select_shard(runs, i, n)
+        print(f"shard {i}/{n}: {len(runs)} run(s)")
+    else:
+        runs = execution_order(runs)
+    if not runs:
+        raise UserError("no run matches the selection", field="--only", fix="check the pattern with `repro list`")
+    out = _run_many(args, m, runs)
+    status = 0
+    if args.update_checksums:
+        from repro.verify import write_expected
+
+        path = write_expected(out, [r.id for r in runs], Path(args.update_checksums))
+        print(f"\nwrote {path}")
+    elif args.expect_checksums:
+        from repro.verify import check_expected
+
+        problems = check_expected(out, [r.id for r in runs], Path(args.expect_checksums))
+        if problems:
+            print(f"\nOutputs differ from {args.expect_checksums}:")
+            for p in problems:
+                print(f"  {p}")
+            status = 1
+        else:
+            print(f"\nOutputs match {args.expect_checksums} ({len(runs)} runs).")
+    return max(status, _compare_and_print(args, m, runs, out))
+
+
+def _compare_and_print(args, manifest, runs, out) -> int:
+    from repro.compare import FAIL, claims_table, compare_all, evaluate_claims, verdict_table
+
+    rows = compare_all(manifest, out, runs)
+    status = 0
+    if rows:
+        print("\n" + verdict_table(rows))
+        if any(r["verdict"] == FAIL for r in rows):
+            status = 1
+    claims = evaluate_claims(manifest, out)
+    if claims:
+        print("\n" + claims_table(claims))
+        if any(c["verdict"] == "fails" for c in claims):
+            status = 1
+    print("\nverdict:", "all checks pass" if status == 0 else "SOME CHECKS FAIL")
+    return status
+
+
+def cmd_verify(args) -> int:
+    from repro.records import verify_tree
+    from repro.verify import check_expected
+
+    root = Path(args.directory)
+    if not root.is_dir():
+        raise UserError("no such results directory", file=str(root), fix="pass a directory written by `repro reproduce`")
+    problems = verify_tree(root)
+    if args.against:
+        ids = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        problems += check_expected(root, ids, Path(args.against))
+    if problems:
+        for p in problems:
+            print(f"FAILED {p}")
+        raise VerificationError(f"{len(problems)} problem(s) in {root}")
+    print(f"OK: every checksum under {root} verifies")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from repro.report import write_report
+
+    m = _manifest(args)
+    out = Path(args.results) if args.results else Path(DEFAULT_RESULTS) / Path(m.path).stem
+    return write_report(m, out, Path(args.out) if args.out else out / "report", fmt=args.format)
+
+
+def cmd_models(args) -> int:
+    from tabulate import tabulate
+
+    from repro.registry import MODELS
+
+    print(tabulate([[m.key, m.hub_id or "(built locally)", m.architecture, ",".join(m.lora_targets),
+                     ",".join(m.ia3_targets), m.revision or "unpinned"] for m in MODELS.values()],
+                   headers=["key", "hub id", "arch", "LoRA targets", "IA3 targets", "revision"]))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from tabulate import tabulate
+
+    from repro.registry import DATASETS
+
+    print(tabulate([[d.key, d.hub_id or f"bundled/{d.bundled_dir}", d.task, d.intent_field, d.code_field,
+                     d.max_new_tokens, repr(list(d.stop))] for d in DATASETS.values()],
+                   headers=["key", "source", "task", "intent", "code", "max new tokens", "stops"]))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="repro", description=__doc__)
-    p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="repro", description="Re-run and check the PEFT-for-code-generation study.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, manifest_required=True):
+        sp.add_argument("--manifest", "-m", required=manifest_required, help="manifest file or directory")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+    def running(sp):
+        sp.add_argument("--out", help="results directory (default results/<manifest name>)")
+        sp.add_argument("--force", action="store_true", help="re-run even complete, verified runs")
+        sp.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: deterministic, fastest for tiny models)")
+
+    sp = sub.add_parser("list", help="list the runs of a manifest and count them per RQ")
+    common(sp)
+    sp.add_argument("--only", help="glob(s) over run ids, comma-separated")
+    sp.add_argument("--rq", help="only this research question")
+    sp.set_defaults(func=cmd_list)
+
+    sp = sub.add_parser("run", help="run one run (and the train run it needs)")
+    sp.add_argument("run_id")
+    common(sp)
+    running(sp)
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("reproduce", help="run every selected run of a manifest, then compare with the paper")
+    common(sp)
+    running(sp)
+    sp.add_argument("--only", help="glob(s) over run ids, comma-separated")
+    sp.add_argument("--rq", help="only this research question")
+    sp.add_argument("--shard", help="i/n: run only shard i (0-based) of n")
+    sp.add_argument("--expect-checksums", help="file of expected output checksums to compare against")
+    sp.add_argument("--update-checksums", metavar="FILE", help="write the outputs' checksums to FILE instead")
+    sp.set_defaults(func=cmd_reproduce)
+
+    sp = sub.add_parser("verify", help="recompute every checksum of a results directory")
+    sp.add_argument("directory")
+    sp.add_argument("--against", help="also compare with a committed checksum file (e.g. checksums/smoke.sha256)")
+    sp.set_defaults(func=cmd_verify)
+
+    sp = sub.add_parser("report", help="tables and figures: ours vs the paper, and the headline claims")
+    common(sp)
+    sp.add_argument("--results", help="results directory (default results/<manifest name>)")
+    sp.add_argument("--out", help="where to write the report (default <results>/report)")
+    sp.add_argument("--format", choices=["github", "simple"], default="simple")
+    sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("models", help="the model registry")
+    sp.set_defaults(func=cmd_models)
+    sp = sub.add_parser("datasets", help="the dataset registry")
+    sp.set_defaults(func=cmd_datasets)
+    from importlib import import_module
+
+    for name in COMMAND_MODULES:
+        import_module(name).register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return 0
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(e.render(), file=sys.stderr)
+        return e.exit_code
+    except VerificationError as e:
+        print(f"verification failed: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: completed runs are kept; re-run the same command to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

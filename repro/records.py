@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 SUMS_NAME = "SHA256SUMS"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -26,6 +28,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,76 @@
+"""Dataset loading: bundled files or hub data files at a pinned revision, one interface.
+
+`load_split(key, split)` returns rows with the dataset's own fields plus `intent` and
+`code` (the registry names which fields those are). Hub datasets are read from their data
+files (`hf_hub_download` at the pinned revision) rather than loading scripts, which recent
+`datasets` releases no longer run.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from repro.errors import UserError
+from repro.registry import DATASETS, DatasetSpec
+
+
+def bundled_path(spec: DatasetSpec, split: str) -> Path:
+    return Path(str(resources.files("repro").joinpath(f"bundled/{spec.bundled_dir}/{spec.splits[split]}.jsonl")))
+
+
+def _read_records(path: Path, fmt: str) -> list[dict]:
+    if fmt == "jsonl":
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    if fmt == "json":
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+            return data if isinstance(data, list) else data.get("data", [data])
+        except json.JSONDecodeError:  # JSON lines with a .json name
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    raise ValueError(f"unknown data file format {fmt!r}")
+
+
+def hub_files(spec: DatasetSpec, split: str) -> list[Path]:
+    """Download (or find in the local cache) the data files of a split at the pinned revision."""
+    import fnmatch
+
+    from huggingface_hub import hf_hub_download, list_repo_files
+
+    if spec.revision is None:
+        raise UserError(f"dataset '{spec.key}' has no pinned revision", field="revision",
+                        file="checksums/inputs.lock.json",
+                        fix="run `python -m repro lock` on a networked machine, or pass --allow-unpinned")
+    pattern = spec.hub_files[split]
+    if any(ch in pattern for ch in "*?["):
+        names = [f for f in list_repo_files(spec.hub_id, repo_type="dataset", revision=spec.revision)
+                 if fnmatch.fnmatchcase(f, pattern)]
+    else:
+        names = [pattern]
+    return [Path(hf_hub_download(spec.hub_id, name, repo_type="dataset", revision=spec.revision))
+            for name in sorted(names)]
+
+
+def load_split(key: str, split: str) -> list[dict]:
+    spec = DATASETS[key]
+    if split not in spec.splits:
+        raise UserError(f"dataset '{key}' has no split '{split}'", field="eval_split",
+                        expected=", ".join(spec.splits), fix="choose one of the dataset's splits")
+    if spec.bundled_dir:
+        path = bundled_path(spec, split)
+        rows = _read_records(path, "jsonl")
+    else:
+        rows = []
+        for path in hub_files(spec, split):
+            rows += _read_records(path, spec.file_format)
+    for i, r in enumerate(rows):
+        r.setdefault("intent", r.get(spec.intent_field))
+        r.setdefault("code", r.get(spec.code_field))
+        r.setdefault("_index", i)
+    return rows

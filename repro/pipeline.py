@@ -1,0 +1,238 @@
+"""Run orchestration: one manifest run from data to a verified run directory.
+
+`run_one(run, manifest, out_root)` loads data, builds prompts, tunes or loads tuned
+weights, generates, scores and writes `predictions.jsonl`, `metrics.json`, `run.json` and
+`SHA256SUMS` atomically into `<out_root>/<run id>/`. A run whose directory is complete,
+verified and made from the same configuration is skipped (resume).
+"""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from repro import records
+from repro.manifest import Manifest, Run
+from repro.registry import DATASETS, MODELS
+
+OUTPUTS = ("predictions.jsonl", "metrics.json", "run.json")
+TRAIN_OUTPUTS = ("metrics.json", "run.json")
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class StageClock:
+    """Wall time and peak memory per stage, for run.json."""
+
+    def __init__(self):
+        self.stages: dict[str, dict] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        yield
+        entry = {"seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": peak_rss_mb()}
+        if torch.cuda.is_available():
+            entry["peak_gpu_allocated_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 3)
+        self.stages[name] = entry
+
+
+def is_complete(run: Run, run_dir: Path) -> bool:
+    """Outputs present, checksums verified, made from this exact configuration."""
+    meta = run_dir / "run.json"
+    if not meta.exists() or not (run_dir / records.SUMS_NAME).exists():
+        return False
+    if records.verify_sums(run_dir):
+        return False
+    try:
+        return json.loads(meta.read_text())["config_hash"] == run.config_hash()
+    except (KeyError, json.JSONDecodeError):
+        return False
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes",
+                "sentence-transformers", "tokenizers", "codebleu", "tree-sitter", "tree-sitter-python"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _provenance(run: Run) -> dict:
+    try:
+        from repro import provenance
+
+        return provenance.collect(run.config)
+    except ImportError:
+        return {"packages": _versions(), "platform": platform.platform()}
+
+
+def _seed_everything(seed: int) -> None:
+    from transformers import set_seed
+
+    set_seed(seed)
+
+
+def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = True, force: bool = False) -> Path:
+    run_dir = Path(out_root) / run.id
+    if not force and is_complete(run, run_dir):
+        return run_dir
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # an incomplete or stale attempt: start clean
+    tmp_dir = run_dir.with_name(f".{run.id}.partial")
+    if tmp_dir.exists():
+        shutil.rmtree(tmp_dir)
+    tmp_dir.mkdir(parents=True)
+    clock = StageClock()
+    t0 = time.perf_counter()
+    cfg = run.config
+    if run.kind == "train":
+        result = _train_run(run, tmp_dir, clock, progress)
+    else:
+        result = _evaluate_run(run, manifest, Path(out_root), tmp_dir, clock, progress)
+    meta = {"run_id": run.id, "manifest": manifest.path, "study": manifest.study, "config": cfg,
+            "config_hash": run.config_hash(), "seed": cfg["seed"], "stages": clock.stages,
+            "wall_seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": peak_rss_mb(),
+            "command": sys.argv, "provenance": _provenance(run), **result.get("meta", {})}
+    records.write_json(tmp_dir / "run.json", meta)
+    records.write_sums(tmp_dir)
+    tmp_dir.rename(run_dir)
+    return run_dir
+
+
+def _load(run: Run, progress: bool, weights_from: Path | None = None, for_training: bool = False):
+    from repro import modeling, tuning
+
+    spec = MODELS[run.config["model"]]
+    method = tuning.get(run.config["tuning"]["method"])
+    path = modeling.model_path(spec, progress=progress)
+    tokenizer = modeling.load_tokenizer(spec, path)
+    on_gpu = modeling.device_kind() == "cuda"
+    model = modeling.load_model(spec, path, method.load_kwargs(run.config["tuning"], on_gpu))
+    if for_training:
+        model = method.wrap(model, spec, run.config["tuning"], tokenizer, path)
+    elif weights_from is not None:
+        model = method.load_trained(model, weights_from, spec)
+    return spec, method, tokenizer, model, on_gpu
+
+
+def _trainable(model) -> dict:
+    if hasattr(model, "get_nb_trainable_parameters"):
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        total = sum(p.numel() for p in model.parameters())
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"trainable_parameters": int(trainable), "total_parameters": int(total),
+            "trainable_percent": round(100.0 * trainable / total, 4) if total else 0.0}
+
+
+def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> dict:
+    from repro import train as training
+    from repro.data import load_split
+
+    cfg = run.config
+    _seed_everything(cfg["seed"])
+    with clock.stage("data"):
+        train_rows, val_rows = load_split(cfg["dataset"], "train"), load_split(cfg["dataset"], "validation")
+    with clock.stage("load"):
+        spec, method, tokenizer, model, on_gpu = _load(run, progress, for_training=True)
+    params = _trainable(model)
+    with clock.stage("train"):
+        stats = training.train(model, tokenizer, train_rows, val_rows, cfg["tuning"], seq2seq=spec.is_seq2seq,
+                               seed=cfg["seed"], on_gpu=on_gpu, progress=progress)
+    with clock.stage("save"):
+        method.save(model, tokenizer, tmp_dir / "weights")
+        _strip_nondeterministic(tmp_dir / "weights")
+    metrics = {**params, **{k: v for k, v in stats.items() if k not in ("precision", "world_size")}}
+    records.write_json(tmp_dir / "metrics.json", metrics)
+    train_stage = clock.stages["train"]
+    records.write_json(tmp_dir / "resources.json", {
+        "peak_memory_gb": round(train_stage.get("peak_gpu_allocated_gb", train_stage["peak_rss_mb"] / 1024), 3),
+        "peak_memory_kind": "cuda max allocated" if on_gpu else "process peak RSS",
+        "train_seconds": train_stage["seconds"]})
+    if progress:
+        print(f"  {run.id}: eval loss {stats['initial_eval_loss']} -> {stats['best_eval_loss']} "
+              f"({stats['global_steps']} steps, {params['trainable_parameters']:,} trainable parameters); "
+              f"precision: {stats['precision']}", flush=True)
+    return {"meta": {"precision": stats["precision"], "device": "cuda" if on_gpu else "cpu",
+                     "world_size": stats["world_size"]}}
+
+
+def _strip_nondeterministic(weights_dir: Path) -> None:
+    """peft writes the absolute base-model path into adapter_config.json; make it relative-free."""
+    cfg_path = weights_dir / "adapter_config.json"
+    if cfg_path.exists():
+        data = json.loads(cfg_path.read_text())
+        base = data.get("base_model_name_or_path")
+        if base and Path(base).is_absolute():
+            data["base_model_name_or_path"] = Path(base).name
+        records.write_json(cfg_path, data)
+
+
+def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, clock: StageClock,
+                  progress: bool) -> dict:
+    from repro import generate as generation
+    from repro import metrics as scoring
+    from repro.data import load_split
+    from repro.prompts import build_prompts
+
+    cfg = run.config
+    _seed_everything(cfg["seed"])
+    ds = DATASETS[cfg["dataset"]]
+    weights = None
+    if cfg.get("adapter_from"):
+        weights = out_root / cfg["adapter_from"] / "weights"
+        if not (weights.parent / records.SUMS_NAME).exists():
+            from repro.errors import UserError
+
+            raise UserError(f"the train run '{cfg['adapter_from']}' has not been run yet", run=run.id,
+                            field="adapter_from", file=manifest.path,
+                            fix=f"run it first: python -m repro run {cfg['adapter_from']} --manifest {manifest.path}")
+    with clock.stage("data"):
+        test = load_split(cfg["dataset"], cfg["eval_split"])
+        if cfg.get("limit"):
+            test = test[:cfg["limit"]]
+        train_rows = load_split(cfg["dataset"], "train")
+    with clock.stage("prompts"):
+        retriever = None
+        if cfg["prompting"]["strategy"] == "rag":
+            from repro.retrieval import Retriever
+
+            retriever = Retriever.for_training_set(cfg["prompting"]["retriever"], cfg["dataset"],
+                                                   [r["intent"] for r in train_rows], progress=progress)
+        system_line = cfg["prompting"]["system_line"]
+        if system_line is None:
+            system_line = cfg["tuning"]["method"] == "none"
+        prompts, chosen = build_prompts(test, train_rows, cfg["prompting"], system_line=system_line,
+                                        retriever=retriever)
+    with clock.stage("load"):
+        spec, method, tokenizer, model, on_gpu = _load(run, progress, weights_from=weights)
+    with clock.stage("generate"):
+        candidates = generation.generate(model, tokenizer, prompts, cfg["generation"], seq2seq=spec.is_seq2seq,
+                                         seed=cfg["seed"], progress=progress,
+                                         equal_length_batches=cfg["tuning"]["method"] == "prompt-tuning")
+    with clock.stage("score"):
+        metrics, per_sample = scoring.score_all(cfg["metrics"], candidates, test, cfg)
+    rows = [{"index": s["_index"], "intent": s["intent"], "reference": s["code"], "prompt_examples": ex,
+             "candidates": c, **per_sample[i]}
+            for i, (s, ex, c) in enumerate(zip(test, chosen, candidates))]
+    records.write_jsonl(tmp_dir / "predictions.jsonl", rows)
+    records.write_json(tmp_dir / "metrics.json", metrics)
+    return {"meta": {"device": "cuda" if on_gpu else "cpu", "test_samples": len(test),
+                     "system_line": system_line}}

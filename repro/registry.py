@@ -1,0 +1,101 @@
+"""Model and dataset registry: every model and dataset a manifest may name.
+
+A manifest refers to models and datasets by key; this module says what each key is
+(hub id, pinned revision, architecture, PEFT target modules, prompt fields, limits).
+Revisions are `None` until `repro lock` pins them on a networked machine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    key: str
+    hub_id: str | None              # None for tiny local stand-ins
+    architecture: str               # "causal" | "seq2seq"
+    family: str                     # "llama" | "codegen" | "codegen2" | "t5"
+    lora_targets: tuple[str, ...]
+    ia3_targets: tuple[str, ...]
+    ia3_feedforward: tuple[str, ...]
+    dtype: str = "float16"
+    trust_remote_code: bool = False
+    parameters: float = 0.0         # approximate parameter count (for `repro plan`)
+    revision: str | None = None
+    tiny: bool = False              # built locally by repro.tiny_models
+
+    @property
+    def is_seq2seq(self) -> bool:
+        return self.architecture == "seq2seq"
+
+
+_LLAMA = dict(family="llama", lora_targets=("q_proj", "k_proj", "v_proj"),
+              ia3_targets=("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "down_proj"),
+              ia3_feedforward=("gate_proj", "up_proj", "down_proj"))
+_CODEGEN = dict(family="codegen", lora_targets=("qkv_proj",),
+                ia3_targets=("qkv_proj", "fc_in", "fc_out"), ia3_feedforward=("fc_in", "fc_out"))
+_T5 = dict(family="t5", lora_targets=("q", "k", "v"),
+           ia3_targets=("q", "k", "v", "wi", "wo"), ia3_feedforward=("wi", "wo"))
+
+
+def _m(key, hub_id, architecture, params, template, **kw) -> ModelSpec:
+    return ModelSpec(key=key, hub_id=hub_id, architecture=architecture, parameters=params,
+                     **{**template, **kw})
+
+
+MODELS: dict[str, ModelSpec] = {m.key: m for m in [
+    _m("codet5p-220m", "Salesforce/codet5p-220m", "seq2seq", 220e6, _T5, dtype="float32"),
+    _m("codet5p-770m", "Salesforce/codet5p-770m", "seq2seq", 770e6, _T5, dtype="float32"),
+    _m("codegen-350m-mono", "Salesforce/codegen-350M-mono", "causal", 350e6, _CODEGEN),
+    _m("codegen2-1b", "Salesforce/codegen2-1B", "causal", 1.0e9, _CODEGEN, family="codegen2", trust_remote_code=True),
+    _m("codegen2-3.7b", "Salesforce/codegen2-3_7B", "causal", 3.7e9, _CODEGEN, family="codegen2", trust_remote_code=True),
+    _m("codegen2-7b", "Salesforce/codegen2-7B", "causal", 7.0e9, _CODEGEN, family="codegen2", trust_remote_code=True),
+    _m("codellama-7b", "codellama/CodeLlama-7b-hf", "causal", 6.74e9, _LLAMA),
+    _m("codellama-7b-instruct", "codellama/CodeLlama-7b-Instruct-hf", "causal", 6.74e9, _LLAMA),
+    _m("codellama-7b-python", "codellama/CodeLlama-7b-Python-hf", "causal", 6.74e9, _LLAMA),
+    _m("codellama-13b-python", "codellama/CodeLlama-13b-Python-hf", "causal", 13.0e9, _LLAMA),
+    _m("codellama-34b-python", "codellama/CodeLlama-34b-Python-hf", "causal", 34.0e9, _LLAMA),
+    # Tiny local stand-ins, one per architecture family (built by repro.tiny_models).
+    _m("tiny-llama", None, "causal", 2e6, _LLAMA, dtype="float32", tiny=True),
+    _m("tiny-codegen", None, "causal", 2e6, _CODEGEN, dtype="float32", tiny=True),
+    _m("tiny-t5", None, "seq2seq", 2e6, _T5, dtype="float32", tiny=True),
+]}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    key: str
+    task: str                        # "nl2code" | "apps"
+    hub_id: str | None               # None: bundled only
+    bundled_dir: str | None          # directory under repro/bundled/
+    splits: dict[str, str]           # canonical split -> file stem / hub split name
+    intent_field: str = "nl"
+    code_field: str = "cmd"
+    file_format: str = "jsonl"       # data files read at the pinned revision
+    hub_files: dict[str, str] = field(default_factory=dict)  # canonical split -> path in the hub repo
+    max_new_tokens: int = 64
+    stop: tuple[str, ...] = ()
+    revision: str | None = None
+
+
+_CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
+               splits={"train": "train", "validation": "validation", "test": "test"})
+_ALPACA = dict(task="nl2code", intent_field="instruction", code_field="output", max_new_tokens=128,
+               splits={"train": "train", "validation": "valid", "test": "test"})
+_APPS = dict(task="apps", intent_field="question", code_field="solutions", max_new_tokens=1024,
+             splits={"train": "train", "test": "test"})
+
+DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
+    DatasetSpec("conala", hub_id="neulab/docprompting-conala", bundled_dir=None, **_CONALA,
+                hub_files={"train": "train.json", "validation": "dev.json", "test": "test.json"},
+                file_format="json"),
+    DatasetSpec("codealpacapy", hub_id="antolin/codealpaca-filtered", bundled_dir=None, **_ALPACA,
+                file_format="parquet",
+                hub_files={"train": "data/train-*.parquet", "validation": "data/valid-*.parquet",
+                           "test": "data/test-*.parquet"}),
+    DatasetSpec("apps", hub_id="codeparrot/apps", bundled_dir=None, **_APPS,
+                hub_files={"train": "train.jsonl", "test": "test.jsonl"}),
+    DatasetSpec("conala-bundled", hub_id=None, bundled_dir="conala", **_CONALA),
+    DatasetSpec("codealpacapy-bundled", hub_id=None, bundled_dir="codealpacapy", **_ALPACA),
+    DatasetSpec("apps-bundled", hub_id=None, bundled_dir="apps", **_APPS),
+]}

@@ -1,0 +1,113 @@
+"""Training as the paper did: Trainer, Adafactor, batch 8, up to 5 epochs, evaluation every
+0.2 epoch, the checkpoint with the lowest validation loss kept, linear schedule, 5 % warmup.
+
+Loss is over the code tokens only (prompt tokens labelled -100); EOS ends every target.
+Runs single-process or under `accelerate launch` (Trainer picks up the distributed setup).
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+from repro.prompts import TEMPLATE
+
+
+def collate_padded(batch: list[dict], pad_id: int) -> dict:
+    """Right-pad input_ids (pad id) and labels (-100); build the attention mask."""
+    import torch
+
+    longest = max(len(b["input_ids"]) for b in batch)
+    longest_label = max(len(b["labels"]) for b in batch)
+    seq2seq = any(len(b["labels"]) != len(b["input_ids"]) for b in batch) or batch[0].get("seq2seq", False)
+    ids, mask, labels = [], [], []
+    for b in batch:
+        pad = longest - len(b["input_ids"])
+        ids.append(b["input_ids"] + [pad_id] * pad)
+        mask.append([1] * len(b["input_ids"]) + [0] * pad)
+        target_len = longest_label if seq2seq else longest
+        labels.append(b["labels"] + [-100] * (target_len - len(b["labels"])))
+    return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
+
+
+def encode_example(tokenizer, intent: str, code: str, seq2seq: bool, max_length: int) -> dict:
+    prompt = TEMPLATE.format(intent=intent)
+    prompt_ids = tokenizer(prompt)["input_ids"]
+    code_ids = tokenizer(code, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    if seq2seq:
+        return {"input_ids": prompt_ids[:max_length], "labels": code_ids[:max_length], "seq2seq": True}
+    ids = (prompt_ids + code_ids)[:max_length]
+    labels = ([-100] * len(prompt_ids) + code_ids)[:max_length]
+    return {"input_ids": ids, "labels": labels}
+
+
+def precision_flags(requested: str, on_gpu: bool) -> tuple[dict, str]:
+    """Trainer precision kwargs and a plain-words note of what was used and why."""
+    if requested in ("auto", "fp16"):
+        if on_gpu:
+            return {"fp16": True}, "fp16 (GPU)"
+        return {}, ("fp32: fp16 training needs a GPU and this machine has none; ran in fp32 instead"
+                    if requested == "fp16" else "fp32 (CPU; the paper used fp16 on a GPU)")
+    if requested == "bf16":
+        return ({"bf16": True}, "bf16") if on_gpu else ({}, "fp32: bf16 requested but no GPU; ran in fp32")
+    return {}, "fp32"
+
+
+def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: dict, *, seq2seq: bool,
+          seed: int, on_gpu: bool, progress: bool = True, scratch_dir: str | None = None) -> dict:
+    """Train in place (the best checkpoint by validation loss is loaded at the end); return stats."""
+    from transformers import Trainer, TrainingArguments
+
+    enc = lambda rows: [encode_example(tokenizer, r["intent"], r["code"], seq2seq, cfg["max_length"]) for r in rows]
+    train_set, val_set = enc(train_rows), enc(val_rows)
+    bs, ga = cfg["batch_size"], cfg["gradient_accumulation_steps"]
+    world = _world_size()
+    steps_per_epoch = max(1, math.ceil(len(train_set) / (bs * ga * world)))
+    eval_steps = max(1, round(cfg["eval_every_epoch_fraction"] * steps_per_epoch))
+    precision, precision_note = precision_flags(cfg["precision"], on_gpu)
+    scratch = tempfile.mkdtemp(prefix="repro-train-", dir=scratch_dir)
+    try:
+        args = TrainingArguments(
+            output_dir=scratch, per_device_train_batch_size=bs, per_device_eval_batch_size=bs,
+            gradient_accumulation_steps=ga, num_train_epochs=cfg["epochs"],
+            max_steps=cfg["max_steps"] or -1, learning_rate=cfg["learning_rate"],
+            optim="adafactor" if cfg["optimizer"] == "adafactor" else "adamw_torch",
+            lr_scheduler_type=cfg["lr_scheduler"], warmup_steps=float(cfg["warmup_ratio"]),
+            weight_decay=cfg["weight_decay"], eval_strategy="steps", eval_steps=eval_steps,
+            save_strategy="steps", save_steps=eval_steps, save_total_limit=2,
+            load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+            logging_strategy="steps", logging_steps=eval_steps, report_to=[], seed=seed, data_seed=seed,
+            use_cpu=not on_gpu, disable_tqdm=not progress, dataloader_num_workers=0,
+            remove_unused_columns=False, save_only_model=True, **precision)
+        trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
+                          data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id))
+        initial = trainer.evaluate()["eval_loss"]
+        result = trainer.train()
+        history = [{"step": h["step"], "eval_loss": round(h["eval_loss"], 6)}
+                   for h in trainer.state.log_history if "eval_loss" in h]
+        train_losses = [round(h["loss"], 6) for h in trainer.state.log_history if "loss" in h]
+        best = trainer.state.best_metric
+        return {"initial_eval_loss": round(initial, 6), "best_eval_loss": round(best, 6) if best is not None else None,
+                "best_step": _step_of(trainer.state.best_model_checkpoint), "global_steps": trainer.state.global_step,
+                "steps_per_epoch": steps_per_epoch, "eval_every_steps": eval_steps,
+                "train_loss_curve": train_losses, "eval_history": history,
+                "train_loss": round(result.training_loss, 6), "precision": precision_note,
+                "world_size": world, "train_examples": len(train_set), "validation_examples": len(val_set)}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _step_of(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    try:
+        return int(Path(checkpoint).name.split("-")[-1])
+    except ValueError:
+        return None
+
+
+def _world_size() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1"))
