@@ -70,12 +70,15 @@ reproduce:
 	if [ "$$cuda" = True ] || [ "$(ALLOW_CPU)" = 1 ]; then \
 	  exec $(PY) -m repro reproduce $(REPRODUCE_ARGS); \
 	fi; \
-	echo "reproduce: torch in $(PY) sees no GPU (torch.cuda.is_available() = $$cuda); not starting."; \
+	if [ "$$cuda" = error ]; then echo "reproduce: torch does not import in $(PY) (make setup makes it)"; \
+	else echo "reproduce: torch in $(PY) sees no GPU (torch.cuda.is_available() = $$cuda); not starting."; fi; \
 	echo "  The paper's runs need one 24 GB NVIDIA GPU (see ARTIFACT.md). Either:"; \
 	echo "  - on a machine with a GPU, Docker and the NVIDIA container toolkit: make reproduce"; \
-	echo "  - on a GPU machine without Docker: install the CUDA stack with"; \
-	echo "      $(PY) -m pip install --require-hashes --no-deps -r requirements/gpu.lock"; \
-	echo "    then: make reproduce"; \
+	echo "  - on a GPU machine without Docker: a virtualenv with the CUDA stack, then run with it:"; \
+	echo "      python3.11 -m venv .venv-gpu"; \
+	echo "      .venv-gpu/bin/pip install --require-hashes --no-deps -r requirements/gpu.lock"; \
+	echo "      .venv-gpu/bin/pip install --no-deps --no-build-isolation --no-index -e ."; \
+	echo "      make reproduce VENV=.venv-gpu"; \
 	echo "  - on this CPU: make smoke, or make reproduce MANIFEST=manifests/smoke.yaml ALLOW_CPU=1"; \
 	exit 1
 
