@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup smoke test bench clean verify-smoke
+.PHONY: setup smoke smoke-checksums checksums test bench clean
 setup: $(STAMP)
 
 $(STAMP): requirements/cpu.txt pyproject.toml
@@ -21,6 +21,14 @@ $(STAMP): requirements/cpu.txt pyproject.toml
 
 smoke: $(STAMP)
 	$(PY) -m repro reproduce --manifest manifests/smoke.yaml --out results/smoke --expect-checksums checksums/smoke.sha256
+
+# Re-pin the smoke outputs (only when a change in outputs is intended; say so in the commit).
+smoke-checksums: $(STAMP)
+	$(PY) -m repro reproduce --manifest manifests/smoke.yaml --out results/smoke --update-checksums checksums/smoke.sha256
+
+# Re-pin bundled data and tiny models.
+checksums: $(STAMP)
+	$(PY) tools/update_checksums.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q

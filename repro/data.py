@@ -63,7 +63,10 @@ def load_split(key: str, split: str) -> list[dict]:
         raise UserError(f"dataset '{key}' has no split '{split}'", field="eval_split",
                         expected=", ".join(spec.splits), fix="choose one of the dataset's splits")
     if spec.bundled_dir:
+        from repro.pins import check_files
+
         path = bundled_path(spec, split)
+        check_files(path.parent.parent, spec.bundled_dir, "data.sha256", "bundled data")
         rows = _read_records(path, "jsonl")
     else:
         rows = []

@@ -170,10 +170,12 @@ def _schema_errors(doc: Any, file: str) -> None:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: (list(e.absolute_path), e.message))
+    errors = list(validator.iter_errors(doc))
     if not errors:
         return
-    err = errors[0]
+    # A failing allOf makes every run field "unevaluated"; prefer the specific, deepest error.
+    specific = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
+    err = sorted(specific, key=lambda e: (-len(e.absolute_path), e.message))[0]
     path = list(err.absolute_path)
     run_id = None
     if len(path) >= 2 and path[0] == "runs" and isinstance(doc, dict):
@@ -184,16 +186,22 @@ def _schema_errors(doc: Any, file: str) -> None:
         path = path[2:]
     elif path and path[0] == "runs":
         path = path[1:]
-    field_name = ".".join(str(p) for p in path) or "(top level)"
     description = err.schema.get("description") if isinstance(err.schema, dict) else None
     expected = err.message
     if err.validator in ("additionalProperties", "unevaluatedProperties"):
-        allowed = sorted((err.schema.get("properties") or {}).keys()) if isinstance(err.schema, dict) else []
-        fix = "remove or rename the field" + (f"; allowed fields: {', '.join(allowed)}" if allowed else "")
+        props = err.schema.get("properties") if isinstance(err.schema, dict) else None
+        if props is None:  # a run: its fields are those of run_fields
+            props = _schema()["$defs"]["run_fields"]["properties"]
+        unexpected = sorted(k for k in (err.instance or {}) if k not in props)
+        if unexpected:
+            path = path + [unexpected[0]]
+            expected = f"no field named '{unexpected[0]}'"
+        fix = "remove or rename the field; allowed fields: " + ", ".join(sorted(props))
     elif err.validator == "enum":
         fix = "use one of: " + ", ".join(map(str, err.validator_value))
     else:
         fix = description or "correct the value to match the expected form"
+    field_name = ".".join(str(p) for p in path) or "(top level)"
     more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
     raise ManifestError(f"invalid manifest{more}", file=file, run=run_id, field=field_name,
                         expected=expected, fix=fix)

@@ -80,7 +80,7 @@ class DatasetSpec:
 
 _CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
                splits={"train": "train", "validation": "validation", "test": "test"})
-_ALPACA = dict(task="nl2code", intent_field="instruction", code_field="output", max_new_tokens=128,
+_ALPACA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=128,
                splits={"train": "train", "validation": "valid", "test": "test"})
 _APPS = dict(task="apps", intent_field="question", code_field="solutions", max_new_tokens=1024,
              splits={"train": "train", "test": "test"})

@@ -18,7 +18,7 @@ from repro.records import sha256_file
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 VOCAB_SIZE = 2048
-PRETRAIN_STEPS = 400
+PRETRAIN_STEPS = int(os.environ.get("REPRO_TINY_PRETRAIN_STEPS", "400"))
 PRETRAIN_BLOCK = 96
 SEED = 1234
 
@@ -28,8 +28,20 @@ def artifacts_dir() -> Path:
 
 
 def corpus_lines() -> list[str]:
-    text = resources.files("repro").joinpath("bundled/pretrain.txt").read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if line.strip()]
+    """pretrain.txt, plus the code and (separately) the intents of the bundled training
+    splits, shuffled: the base "knows" the code and the words, as a code LLM would, but never
+    sees an intent next to its code, so zero-shot stays weak and tuning has work to do."""
+    import json
+    import random
+
+    bundled = resources.files("repro").joinpath("bundled")
+    lines = [ln for ln in bundled.joinpath("pretrain.txt").read_text(encoding="utf-8").splitlines() if ln.strip()]
+    unpaired = []
+    for rel in ("conala/train.jsonl", "codealpacapy/train.jsonl"):
+        for row in map(json.loads, bundled.joinpath(rel).read_text(encoding="utf-8").splitlines()):
+            unpaired += [row["nl"].replace("`", ""), row["cmd"]]
+    random.Random(SEED).shuffle(unpaired)
+    return lines + unpaired
 
 
 def build_tokenizer(lines: list[str]):
@@ -105,6 +117,10 @@ def build_tiny(key: str, out_dir: Path, steps: int = PRETRAIN_STEPS, progress: b
 
         trainer = Trainer(model=model, args=args, train_dataset=examples,
                           data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id))
+        if not progress:
+            from repro.train import quiet
+
+            quiet(trainer)
         trainer.train()
     out_dir = Path(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent if out_dir.parent.exists() else None))
@@ -124,9 +140,12 @@ def model_files(model_dir: Path) -> dict[str, str]:
 
 def ensure_tiny(key: str, progress: bool = True) -> Path:
     """Directory of tiny model `key`, built if missing."""
+    from repro.pins import check_files
+
     out = artifacts_dir() / "models" / key
     if not (out / "config.json").exists():
         if progress:
             print(f"building tiny model {key} (offline, deterministic) -> {out}", flush=True)
         build_tiny(key, out, progress=progress)
+    check_files(out, key, "models.sha256", "tiny model")
     return out

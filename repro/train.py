@@ -82,6 +82,8 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
             remove_unused_columns=False, save_only_model=True, **precision)
         trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
                           data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id))
+        if not progress:
+            quiet(trainer)
         initial = trainer.evaluate()["eval_loss"]
         result = trainer.train()
         history = [{"step": h["step"], "eval_loss": round(h["eval_loss"], 6)}
@@ -96,6 +98,14 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
                 "world_size": world, "train_examples": len(train_set), "validation_examples": len(val_set)}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def quiet(trainer) -> None:
+    """No per-step log dicts on stdout (progress bars are already off)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
 
 
 def _step_of(checkpoint: str | None) -> int | None:

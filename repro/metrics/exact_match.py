@@ -39,8 +39,8 @@ def first_hit_rank(candidates: Sequence[str], reference: str, stops: Sequence[st
 
 def em_at_k(hit_ranks: Sequence[int | None], k: int) -> float:
     """Percentage of samples whose first hit rank is <= k."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"EM@k is defined for k in 1..{MAX_K} (the paper's 10 beam candidates), got k={k}")
     if not hit_ranks:
         return 0.0
     return 100.0 * sum(1 for r in hit_ranks if r is not None and r <= k) / len(hit_ranks)
@@ -50,6 +50,9 @@ def score(candidates_per_sample: Sequence[Sequence[str]], references: Sequence[s
           stops: Sequence[str] = (), max_k: int = MAX_K) -> tuple[dict[str, float], list[int | None]]:
     """EM@1..max_k (percent) and the per-sample hit ranks."""
     if len(candidates_per_sample) != len(references):
-        raise ValueError("one candidate list per reference is required")
+        raise ValueError(f"one candidate list per reference is required: got "
+                         f"{len(candidates_per_sample)} candidate lists and {len(references)} references")
+    if not 1 <= max_k <= MAX_K:
+        raise ValueError(f"max_k must be in 1..{MAX_K}, got {max_k}")
     ranks = [first_hit_rank(c, r, stops) for c, r in zip(candidates_per_sample, references)]
     return {f"em@{k}": round(em_at_k(ranks, k), 4) for k in range(1, max_k + 1)}, ranks

@@ -1,0 +1,128 @@
+"""Throughput of APPS-style test execution: bare subprocesses, the unsandboxed fork
+server, the sandbox backends, and one process per program as the reference harness does.
+
+Writes docs/performance/sandbox.md. Workload: PROGRAMS programs x TESTS stdin tests of a
+small a*b program, on SLOTS parallel slots.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from repro.apps_exec import evaluate  # noqa: E402
+from repro.records import write_atomic  # noqa: E402
+from repro.sandbox import Sandbox, SandboxUnavailable, open_sandbox  # noqa: E402
+from repro.sandbox.unsafe import UnsafeSubprocessLauncher  # noqa: E402
+
+PROGRAMS, TESTS, SLOTS = 24, 21, 2
+CODE = "a, b = map(int, input().split())\nprint(a * b)\n"
+IO = {"inputs": [f"{i} {i + 1}\n" for i in range(TESTS)],
+      "outputs": [f"{i * (i + 1)}\n" for i in range(TESTS)]}
+PROBLEMS = {"p": {"problem_id": "p", "input_output": json.dumps(IO), "difficulty": "interview"}}
+SAMPLES = [{"problem_id": "p", "sample": i, "code": CODE} for i in range(PROGRAMS)]
+PAPER_ONE_PROCESS = (
+    "import sys, json, numpy, unittest.mock; sys.path.insert(0, sys.argv[1]); "
+    "import apps_child; "
+    "r = apps_child.run_paper(sys.argv[2], json.loads(sys.argv[3]), 4); "
+    "assert all(x is True for x in r['results']), r")
+
+
+def timed(label, fn):
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    return {"setup": label, "seconds": seconds, "programs_per_s": PROGRAMS / seconds,
+            "tests_per_s": PROGRAMS * TESTS / seconds}
+
+
+def bare_subprocess():
+    def one_program(_):
+        for i in range(TESTS):
+            out = subprocess.run([sys.executable, "-S", "-c", CODE], input=IO["inputs"][i],
+                                 capture_output=True, text=True).stdout
+            assert out == IO["outputs"][i]
+    with ThreadPoolExecutor(SLOTS) as pool:
+        list(pool.map(one_program, range(PROGRAMS)))
+
+
+def process_per_program():
+    here = str(ROOT / "repro" / "sandbox")
+    def one_program(_):
+        subprocess.run(["/usr/bin/python3", "-c", PAPER_ONE_PROCESS, here, CODE,
+                        json.dumps(IO)], check=True,
+                       env={"PYTHONPATH": "/usr/lib/python3/dist-packages"})
+    with ThreadPoolExecutor(SLOTS) as pool:
+        list(pool.map(one_program, range(PROGRAMS)))
+
+
+def open_backend(backend):
+    if backend == "unsafe-subprocess":  # same interpreter as bubblewrap: a fair baseline
+        return Sandbox(UnsafeSubprocessLauncher("/usr/bin/python3",
+                                                ["/usr/lib/python3/dist-packages"]),
+                       slots=SLOTS, warning="benchmark baseline without isolation")
+    return open_sandbox(backend, slots=SLOTS)
+
+
+def backend_runs(backend, mode):
+    def run():
+        with open_backend(backend) as sb:
+            records = evaluate(SAMPLES, PROBLEMS, mode=mode, sandbox=sb, progress=False)
+        assert all(r["results"] == [True] * TESTS for r in records)
+    return run
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    versions = {name: metadata.version(name) for name in ("pyseccomp", "numpy", "tqdm")}
+    bwrap = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"- CPU: {cpu}, {os.cpu_count()} cores; kernel {platform.release()}\n"
+            f"- host Python {platform.python_version()}; sandbox python "
+            f"{subprocess.run(['/usr/bin/python3', '-V'], capture_output=True, text=True).stdout.strip()}; "
+            f"{bwrap or 'bwrap absent'}\n- packages: {versions}\n")
+
+
+def main():
+    rows = [timed("bare subprocess per test (no sandbox)", bare_subprocess),
+            timed("one process per program, in-process exec (reference style, no sandbox)",
+                  process_per_program)]
+    for backend in ("unsafe-subprocess", "bubblewrap", "docker"):
+        for mode in ("strict", "paper"):
+            try:
+                rows.append(timed(f"{backend} fork server, {mode} mode",
+                                  backend_runs(backend, mode)))
+            except SandboxUnavailable as exc:
+                rows.append({"setup": f"{backend}, {mode} mode", "skipped": str(exc).splitlines()[0]})
+    base = {r["setup"].split(",")[1].strip(): r for r in rows
+            if r["setup"].startswith("unsafe-subprocess") and "seconds" in r}
+    lines = ["# Sandbox throughput\n", f"Workload: {PROGRAMS} programs x {TESTS} stdin tests "
+             f"(`a*b`), {SLOTS} slots. Produced by `bench/bench_sandbox.py`.\n", machine(),
+             "| setup | seconds | programs/s | test executions/s | vs unsandboxed fork server |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"| {r['setup']} | skipped: {r['skipped']} | | | |")
+            continue
+        mode = r["setup"].split(",")[-1].strip()
+        ratio = ""
+        if "fork server" in r["setup"] and mode in base:
+            ratio = f"{r['seconds'] and base[mode]['seconds'] / r['seconds']:.0%}"
+        lines.append(f"| {r['setup']} | {r['seconds']:.2f} | {r['programs_per_s']:.1f} | "
+                     f"{r['tests_per_s']:.0f} | {ratio} |")
+    text = "\n".join(lines) + "\n"
+    write_atomic(ROOT / "docs" / "performance" / "sandbox.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

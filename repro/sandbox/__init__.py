@@ -1,0 +1,61 @@
+"""Isolated execution of untrusted programs (APPS samples): one interface, three backends.
+
+`open_sandbox(backend="auto")` picks Docker when an engine answers and the sandbox image
+exists, else bubblewrap, and refuses to run untrusted code without either unless the
+caller explicitly accepts the risk. See docs/SANDBOX.md.
+"""
+from __future__ import annotations
+
+from .base import DEFAULT_LIMITS, Sandbox, SandboxUnavailable
+from .unsafe import WARNING as UNSAFE_WARNING
+
+BACKENDS = ("auto", "docker", "bubblewrap", "unsafe-subprocess")
+UNSAFE_FLAG = "--i-accept-running-untrusted-code-unsandboxed"
+
+__all__ = ["open_sandbox", "Sandbox", "SandboxUnavailable", "BACKENDS", "UNSAFE_FLAG",
+           "DEFAULT_LIMITS"]
+
+
+def _launcher(backend: str):
+    if backend == "docker":
+        raise SandboxUnavailable(
+            "docker: the Docker backend is not part of this version yet "
+            "(use bubblewrap: `bash .ci/install-sandbox.sh`)")
+    if backend == "bubblewrap":
+        from .bubblewrap import BubblewrapLauncher
+        return BubblewrapLauncher()
+    raise ValueError(backend)
+
+
+def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = False,
+                 limits: dict | None = None) -> Sandbox:
+    """A ready pool of `slots` workers. `backend`: auto | docker | bubblewrap |
+    unsafe-subprocess. Raises SandboxUnavailable (saying why) when no safe backend can
+    run and `allow_unsafe` is False."""
+    from ..errors import UserError
+    if backend not in BACKENDS:
+        raise UserError(f"unknown sandbox backend {backend!r}", field="sandbox.backend",
+                        expected=" | ".join(BACKENDS), fix="pick one of the listed backends")
+    if backend == "unsafe-subprocess" and not allow_unsafe:
+        raise UserError("the unsafe-subprocess backend runs untrusted code without isolation",
+                        field="sandbox.backend", fix=f"pass {UNSAFE_FLAG} to accept the risk, "
+                        "or install bubblewrap (`bash .ci/install-sandbox.sh`)")
+    reasons = []
+    candidates = ["docker", "bubblewrap"] if backend == "auto" else [backend]
+    for name in candidates:
+        if name == "unsafe-subprocess":
+            break
+        try:
+            return Sandbox(_launcher(name), slots=slots, limits=limits)
+        except SandboxUnavailable as exc:
+            reasons.append(str(exc))
+    if allow_unsafe and backend in ("auto", "unsafe-subprocess"):
+        from .unsafe import UnsafeSubprocessLauncher
+        return Sandbox(UnsafeSubprocessLauncher(), slots=slots, limits=limits,
+                       warning=UNSAFE_WARNING)
+    if backend != "auto":
+        raise SandboxUnavailable(reasons[0])
+    raise SandboxUnavailable(
+        "no sandbox can run untrusted programs here:\n  " + "\n  ".join(reasons)
+        + f"\nfix: run `bash .ci/install-sandbox.sh` (bubblewrap), or pass {UNSAFE_FLAG} "
+        "to run them UNSANDBOXED at your own risk")

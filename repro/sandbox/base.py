@@ -1,0 +1,237 @@
+"""The backend-independent sandbox: a pool of long-lived worker slots and its protocol.
+
+A backend only knows how to start one worker process for a slot (`Launcher.spawn`) and
+how to destroy it. Everything else lives here: the JSON-lines protocol, host-side
+deadlines, and restarting a slot whose worker died, hung or was killed by a program.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+WORKER_FILES = ("worker.py", "apps_child.py")
+HOST_GRACE_SECONDS = 10.0
+STARTUP_SECONDS = 60.0
+
+DEFAULT_LIMITS = {
+    "memory_bytes": 1 << 30,     # RLIMIT_AS per test process
+    "file_bytes": 32 << 20,      # RLIMIT_FSIZE: caps output and any file written
+    "processes": 64,             # RLIMIT_NPROC for the slot's uid
+    "open_files": 256,
+    "workdir_bytes": 64 << 20,   # size of the private tmpfs work directory
+}
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested backend cannot run on this machine (the message says why)."""
+
+
+class WorkerProcess:
+    """A started worker: bytes in, bytes out, and a way to destroy it."""
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read_some(self, timeout: float) -> bytes | None:
+        """Bytes read (b'' at end of stream), or None when nothing came in time."""
+        raise NotImplementedError
+
+    def destroy(self) -> None:
+        raise NotImplementedError
+
+
+class PipeWorker(WorkerProcess):
+    """A worker that is a local child process talking over its stdin/stdout pipes."""
+
+    def __init__(self, popen, on_destroy=None):
+        self.popen = popen
+        self.on_destroy = on_destroy
+
+    def write(self, data: bytes) -> None:
+        self.popen.stdin.write(data)
+        self.popen.stdin.flush()
+
+    def read_some(self, timeout: float) -> bytes | None:
+        fd = self.popen.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], max(0.0, timeout))
+        if not ready:
+            return None
+        return os.read(fd, 1 << 20)
+
+    def destroy(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        try:
+            self.popen.wait(timeout=10)
+        except Exception:
+            pass
+        for stream in (self.popen.stdin, self.popen.stdout):
+            try:
+                stream.close()
+            except Exception:
+                pass
+        if self.on_destroy:
+            self.on_destroy()
+
+
+class Launcher:
+    """Starts the worker of one slot. Subclasses: bubblewrap, docker, unsafe subprocess."""
+
+    name = "abstract"
+    limits: dict = DEFAULT_LIMITS
+
+    def spawn(self, slot: int, worker_dir: Path) -> WorkerProcess:
+        raise NotImplementedError
+
+    def info(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+class Slot:
+    """One worker process and the line protocol with it; restarts itself on failure."""
+
+    def __init__(self, index: int, launcher: Launcher, worker_dir: Path):
+        self.index, self.launcher, self.worker_dir = index, launcher, worker_dir
+        self.process: WorkerProcess | None = None
+        self.buffer = b""
+        self.ready: dict = {}
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.process = self.launcher.spawn(self.index, self.worker_dir)
+        self.buffer = b""
+        line = self.read_line(time.monotonic() + STARTUP_SECONDS)
+        if line is None or not line.get("ready"):
+            self.stop()
+            raise SandboxUnavailable(
+                f"{self.launcher.name}: the worker of slot {self.index} did not start "
+                f"(answer: {line!r})")
+        self.ready = line
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.destroy()
+            self.process = None
+
+    def read_line(self, deadline: float) -> dict | None:
+        while b"\n" not in self.buffer:
+            chunk = self.process.read_some(deadline - time.monotonic())
+            if not chunk:  # None = too late, b'' = the worker is gone
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def request(self, message: dict, wall_timeout: float) -> dict:
+        if self.process is None:
+            self.start()
+        try:
+            self.process.write((json.dumps(message) + "\n").encode("utf-8"))
+            answer = self.read_line(time.monotonic() + wall_timeout + HOST_GRACE_SECONDS)
+        except (BrokenPipeError, ConnectionError, OSError) as exc:
+            answer, why = None, repr(exc)
+        else:
+            why = "no answer in time" if answer is None else ""
+        if answer is None:
+            # The worker died or hung (a program can kill it only by crashing the
+            # sandbox as a whole): destroy it, report, and start a fresh one next time.
+            self.stop()
+            self.restarts += 1
+            return {"status": "sandbox-failure", "error": f"worker lost: {why}",
+                    "exit_code": None, "stdout": "", "stderr": "", "result": None,
+                    "time": wall_timeout}
+        return answer
+
+
+class Sandbox:
+    """A pool of worker slots behind one backend. Thread-safe; use as a context manager."""
+
+    def __init__(self, launcher: Launcher, slots: int = 2, limits: dict | None = None,
+                 warning: str | None = None):
+        if slots < 1:
+            raise ValueError("slots must be at least 1")
+        self.launcher = launcher
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self.warning = warning
+        self.worker_dir = Path(tempfile.mkdtemp(prefix="repro-sandbox-worker-"))
+        os.chmod(self.worker_dir, 0o755)
+        here = Path(__file__).parent
+        for name in WORKER_FILES:
+            shutil.copyfile(here / name, self.worker_dir / name)
+            os.chmod(self.worker_dir / name, 0o644)
+        launcher.limits = self.limits
+        self.slots = [Slot(i, launcher, self.worker_dir) for i in range(slots)]
+        self.free: queue.Queue[Slot] = queue.Queue()
+        self.closed = False
+        self.lock = threading.Lock()
+        try:
+            for slot in self.slots:
+                slot.start()
+                self.free.put(slot)
+        except BaseException:
+            self.close()
+            raise
+        if warning:
+            print(f"WARNING: {warning}", file=sys.stderr, flush=True)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+        for slot in self.slots:
+            slot.stop()
+        self.launcher.close()
+        shutil.rmtree(self.worker_dir, ignore_errors=True)
+
+    # ---- running -----------------------------------------------------------------------
+    def execute(self, request: dict) -> dict:
+        """Run one request in a fresh child on a free slot; blocks until one is free."""
+        if self.closed:
+            raise RuntimeError("the sandbox is closed")
+        request = {**request, "limits": {**self.limits, **request.get("limits", {})}}
+        slot = self.free.get()
+        try:
+            return slot.request(request, float(request.get("timeout", 4.0)))
+        finally:
+            self.free.put(slot)
+
+    def run(self, code: str, stdin: str = "", timeout: float = 4.0, *,
+            expected_stdout: str | None = None, return_stdout: int = 1 << 16,
+            limits: dict | None = None) -> dict:
+        """Run `code` as a script (`__main__`) with `stdin`; returns the worker's answer:
+        status (exited|timeout|sandbox-failure), exit_code, signal, stdout, stderr, time,
+        and `verdict` when `expected_stdout` is given (strict line comparison)."""
+        request = {"kind": "script", "code": code, "stdin": stdin, "timeout": timeout,
+                   "return_stdout": return_stdout, "limits": limits or {}}
+        if expected_stdout is not None:
+            request["expected_stdout"] = expected_stdout
+        return self.execute(request)
+
+    def info(self) -> dict:
+        ready = self.slots[0].ready if self.slots else {}
+        out = {"backend": self.launcher.name, "slots": len(self.slots),
+               "limits": dict(self.limits), "worker_python": ready.get("python"),
+               "worker_numpy": ready.get("numpy"),
+               "restarts": sum(s.restarts for s in self.slots), **self.launcher.info()}
+        if self.warning:
+            out["warning"] = self.warning
+        return out

@@ -1,0 +1,123 @@
+"""bubblewrap backend: each slot's worker runs under `bwrap` as its own unprivileged uid.
+
+Isolation: every namespace (user, pid, net, ipc, uts, cgroup), a read-only root holding
+only /usr (plus the few /etc files the dynamic linker and BLAS need), a private
+size-limited tmpfs as the only writable directory, the worker as PID 1 of its namespace
+(so a program cannot signal it, and everything dies with it), a seccomp filter
+(`seccomp_policy.py`) and, when the host runs as root, one host uid per slot so that
+RLIMIT_NPROC is per slot.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .base import Launcher, PipeWorker, SandboxUnavailable
+from .seccomp_policy import export_bpf
+
+SANDBOX_PYTHON = "/usr/bin/python3"
+# Not `-I`: it implies -E, which would ignore PYTHONHASHSEED (the environment is cleared
+# by --clearenv anyway). -s -S: no user or site packages; -B: no bytecode files.
+SANDBOX_PYTHON_FLAGS = (SANDBOX_PYTHON, "-s", "-S", "-B")
+DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+WORKER_MOUNT = "/opt/sandbox"
+WORKDIR = "/work"
+UID_BASE = 100_000
+MAX_SLOTS = 20
+_instances = itertools.count()
+
+
+def find_bwrap() -> str:
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxUnavailable(
+            "bubblewrap: the `bwrap` program is not installed "
+            "(fix: `apt-get install bubblewrap`, or run `bash .ci/install-sandbox.sh`)")
+    if not os.access(SANDBOX_PYTHON, os.X_OK):
+        raise SandboxUnavailable(
+            f"bubblewrap: {SANDBOX_PYTHON} is missing (fix: `apt-get install python3 python3-numpy`)")
+    return path
+
+
+def slot_uid(instance: int, slot: int) -> int:
+    """A host uid no other sandbox of this machine uses at the same time."""
+    return UID_BASE + (os.getpid() % 4000) * 1000 + (instance % 50) * MAX_SLOTS + slot
+
+
+class BubblewrapLauncher(Launcher):
+    name = "bubblewrap"
+
+    def __init__(self):
+        self.bwrap = find_bwrap()
+        self.instance = next(_instances)
+        self.as_root = os.geteuid() == 0
+        self.bpf_dir = Path(tempfile.mkdtemp(prefix="repro-sandbox-bpf-"))
+        self.bpf_path = self.bpf_dir / "filter.bpf"
+        self.seccomp = export_bpf(self.bpf_path)
+        self.version = subprocess.run([self.bwrap, "--version"], capture_output=True,
+                                      text=True).stdout.strip()
+        self.check_runs()
+
+    def check_runs(self) -> None:
+        """bwrap needs user namespaces: say so plainly when the kernel refuses them."""
+        probe = subprocess.run(
+            [self.bwrap, "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib",
+             "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+             "/usr/bin/true"], capture_output=True, text=True, **self.user_kwargs(0))
+        if probe.returncode != 0:
+            raise SandboxUnavailable(
+                f"bubblewrap: `bwrap --unshare-all` fails here ({probe.stderr.strip()}); "
+                "unprivileged user namespaces may be disabled "
+                "(fix: `sysctl -w kernel.unprivileged_userns_clone=1` or use Docker)")
+
+    def user_kwargs(self, slot: int) -> dict:
+        if not self.as_root:
+            return {}
+        uid = slot_uid(self.instance, slot)
+        return {"user": uid, "group": uid, "extra_groups": []}
+
+    def command(self, slot: int, worker_dir: Path, seccomp_fd: int) -> list[str]:
+        config = {"workdir": WORKDIR, "kill_all": True, "python_path": [DIST_PACKAGES]}
+        cmd = [self.bwrap, "--unshare-all", "--die-with-parent", "--as-pid-1",
+               "--new-session", "--hostname", "sandbox", "--clearenv",
+               "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+               "--setenv", "PYTHONHASHSEED", "0",
+               "--ro-bind", "/usr", "/usr",
+               "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+               "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"]
+        for path in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime"):
+            if os.path.exists(path):
+                cmd += ["--ro-bind", path, path]
+        cmd += ["--proc", "/proc", "--dev", "/dev",
+                "--size", str(int(self.limits["workdir_bytes"])), "--tmpfs", WORKDIR,
+                "--ro-bind", str(worker_dir), WORKER_MOUNT,
+                "--remount-ro", "/dev", "--remount-ro", "/",
+                "--chdir", WORKDIR, "--seccomp", str(seccomp_fd),
+                *SANDBOX_PYTHON_FLAGS, f"{WORKER_MOUNT}/worker.py", json.dumps(config)]
+        return cmd
+
+    def spawn(self, slot: int, worker_dir: Path) -> PipeWorker:
+        seccomp_fd = os.open(self.bpf_path, os.O_RDONLY)
+        try:
+            popen = subprocess.Popen(
+                self.command(slot, worker_dir, seccomp_fd), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, pass_fds=(seccomp_fd,),
+                start_new_session=True, **self.user_kwargs(slot))
+        finally:
+            os.close(seccomp_fd)
+        return PipeWorker(popen)
+
+    def info(self) -> dict:
+        return {"isolation": "bwrap: user/pid/net/ipc/uts/cgroup namespaces, read-only /usr, "
+                             "private tmpfs work dir, seccomp, worker is PID 1",
+                "bwrap_version": self.version,
+                "per_slot_uid": self.as_root,
+                "seccomp": self.seccomp}
+
+    def close(self) -> None:
+        shutil.rmtree(self.bpf_dir, ignore_errors=True)

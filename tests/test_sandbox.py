@@ -1,0 +1,65 @@
+"""The sandbox interface: backend choice, refusal without isolation, info(), basic runs."""
+from __future__ import annotations
+
+import pytest
+
+from hostile.backends import unavailable_reason
+from repro.errors import UserError
+from repro.sandbox import UNSAFE_FLAG, SandboxUnavailable, open_sandbox
+
+
+def test_unknown_backend_is_a_user_error():
+    with pytest.raises(UserError, match="unknown sandbox backend"):
+        open_sandbox("chroot")
+
+
+def test_unsafe_backend_needs_explicit_consent():
+    with pytest.raises(UserError) as err:
+        open_sandbox("unsafe-subprocess")
+    assert UNSAFE_FLAG in str(err.value)
+
+
+def test_unsafe_backend_warns_loudly(capsys):
+    # Benign program only: this backend has no isolation.
+    with open_sandbox("unsafe-subprocess", slots=1, allow_unsafe=True) as sb:
+        answer = sb.run("print(int(input()) * 2)", "21\n")
+        info = sb.info()
+    assert answer["stdout"] == "42\n"
+    assert info["backend"] == "unsafe-subprocess" and "UNSANDBOXED" in info["warning"]
+    assert "UNSANDBOXED" in capsys.readouterr().err
+
+
+def test_docker_unavailable_says_why():
+    with pytest.raises(SandboxUnavailable, match="docker"):
+        open_sandbox("docker", slots=1)
+
+
+@pytest.fixture(scope="module")
+def bwrap_reason():
+    return unavailable_reason("bubblewrap")
+
+
+def test_auto_picks_a_safe_backend(bwrap_reason):
+    if bwrap_reason:
+        with pytest.raises(SandboxUnavailable, match=UNSAFE_FLAG):
+            open_sandbox("auto", slots=1)
+        return
+    with open_sandbox("auto", slots=2) as sb:
+        info = sb.info()
+    assert info["backend"] == "bubblewrap" and "warning" not in info
+    assert info["slots"] == 2 and info["limits"]["memory_bytes"] > 0
+    assert info["worker_numpy"], "the sandbox python must have numpy (reference pre-imports it)"
+
+
+def test_runs_are_isolated_and_deterministic(bwrap_reason):
+    if bwrap_reason:
+        pytest.skip(f"bubblewrap backend unavailable here: {bwrap_reason}")
+    program = ("import os, random\nopen('state', 'a').write('x')\n"
+               "print(len(open('state').read()), hash('abc'), os.getuid() != 0)")
+    with open_sandbox("bubblewrap", slots=2) as sb:
+        outputs = {sb.run(program)["stdout"] for _ in range(4)}
+        timed = sb.run("while True: pass", timeout=0.5)
+        failed = sb.run("raise SystemExit(5)")
+    assert len(outputs) == 1 and outputs.pop().startswith("1 ")  # fresh dir, fixed hash seed
+    assert outputs == set() and timed["status"] == "timeout"
+    assert failed["exit_code"] == 5

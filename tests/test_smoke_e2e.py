@@ -1,0 +1,64 @@
+"""The end-to-end smoke path: `reproduce` on manifests/smoke.yaml matches the committed
+checksums, its claims hold, a second run does no work, and verify catches tampering.
+
+The smoke run writes to results/smoke (the same place as `make smoke`), so a run that is
+already complete and verified there is reused rather than recomputed.
+"""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from repro.cli import main
+from repro.compare import evaluate_claims
+from repro.manifest import load_manifest
+
+REPO = Path(__file__).resolve().parent.parent
+MANIFEST = REPO / "manifests" / "smoke.yaml"
+SUMS = REPO / "checksums" / "smoke.sha256"
+RESULTS = REPO / "results" / "smoke"
+
+
+@pytest.fixture(scope="module")
+def smoke(request):
+    code = main(["reproduce", "--manifest", str(MANIFEST), "--out", str(RESULTS), "-q",
+                 "--expect-checksums", str(SUMS)])
+    return code
+
+
+def test_smoke_reproduces_and_matches_checksums(smoke):
+    assert smoke == 0
+
+
+def test_smoke_claims_hold(smoke):
+    claims = evaluate_claims(load_manifest(MANIFEST), RESULTS)
+    assert claims and all(c["verdict"] == "holds" for c in claims), claims
+
+
+def test_lora_beats_zero_shot(smoke):
+    lora = json.loads((RESULTS / "llama-lora" / "metrics.json").read_text())
+    zero = json.loads((RESULTS / "llama-zero-shot" / "metrics.json").read_text())
+    assert lora["em@10"] > zero["em@10"]
+
+
+def test_second_reproduce_does_no_work(smoke, capsys):
+    before = {p: p.stat().st_mtime_ns for p in RESULTS.rglob("run.json")}
+    assert main(["reproduce", "--manifest", str(MANIFEST), "--out", str(RESULTS), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "0 to do" in out
+    assert {p: p.stat().st_mtime_ns for p in RESULTS.rglob("run.json")} == before
+
+
+def test_verify_names_a_tampered_file(smoke, tmp_path, capsys):
+    copy = tmp_path / "smoke"
+    shutil.copytree(RESULTS, copy)
+    assert main(["verify", str(copy), "--against", str(SUMS)]) == 0
+    target = copy / "llama-lora" / "predictions.jsonl"
+    data = bytearray(target.read_bytes())
+    data[10] ^= 1
+    target.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["verify", str(copy), "--against", str(SUMS)]) == 1
+    out = capsys.readouterr().out
+    assert "llama-lora/predictions.jsonl" in out
