@@ -195,7 +195,10 @@ def test_locks_agree_with_the_human_edited_pins():
     listing = pins((REQUIREMENTS / "list.lock").read_text())
     stale = {n: (v, gpu.get(n), cpu.get(n)) for n, v in wanted.items()
              if gpu.get(n) != v or cpu.get(n) != (v + "+cpu" if n == "torch" else v)}
-    assert not stale, f"locks out of date with requirements/cpu.txt, run `make lock`: {stale}"
+    assert not stale, (
+        f"locks out of date with requirements/cpu.txt (name: cpu.txt, gpu.lock, cpu.lock): {stale}; "
+        "run `make lock` (needs `pip install -r requirements/tools.txt`; where PyTorch's wheel "
+        "server is unreachable add CPU_TORCH_LINKS=<folder with the torch-2.13.0+cpu wheel>)")
     assert any(n.startswith("nvidia-") for n in gpu), "gpu.lock lacks the CUDA wheels"
     assert not any(n.startswith("nvidia-") for n in cpu), "cpu.lock pulls CUDA wheels"
     assert "torch" not in listing and {"pyyaml", "jsonschema", "tabulate"} <= set(listing)
