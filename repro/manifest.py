@@ -31,7 +31,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "adapter_from": None,
     "prompting": {"strategy": "zero-shot", "n": 0, "seed": 42, "retriever": "gte-small",
                   "template": "instruction", "example_format": "plain", "system_line": None},
-    "tuning": {"method": "none", "learning_rate": None, "epochs": 5, "max_steps": None,
+    "tuning": {"method": "none", "learning_rate": None, "learning_rates": {}, "epochs": 5, "max_steps": None,
                "batch_size": 8, "gradient_accumulation_steps": 1, "eval_every_epoch_fraction": 0.2,
                "warmup_ratio": 0.05, "weight_decay": 0.0, "optimizer": "adafactor",
                "lr_scheduler": "linear", "precision": "auto", "max_length": 512,
@@ -158,6 +158,8 @@ def _expand(run: dict, file: str) -> list[dict]:
                                     file=file, run=run["id"], field="id",
                                     fix="use a dotted field path that the matrix sets, e.g. {prompting.n}")
         r["id"] = _PLACEHOLDER.sub(sub, run["id"])
+        if isinstance(r.get("adapter_from"), str):  # a sweep of evaluations over a sweep of train runs
+            r["adapter_from"] = _PLACEHOLDER.sub(sub, r["adapter_from"])
         out.append(r)
     if not _PLACEHOLDER.search(run["id"]) and len(out) > 1:
         raise ManifestError("a matrix run needs `{field}` placeholders in its id so every expanded run gets its own id",
@@ -256,15 +258,13 @@ def _check_run(run: dict, file: str) -> None:
     if method == "full-ft" and MODELS[run["model"]].parameters > 1e9:
         bad("tuning.method", "full fine-tuning is only run for the small models in the study",
             "use a PEFT method for models above 1B parameters")
-    if method in QUANT_BITS and run["tuning"]["quantization"]["bits"] != QUANT_BITS[method]:
-        bad("tuning.quantization.bits", f"{method} needs bits {QUANT_BITS[method]}", f"set bits: {QUANT_BITS[method]}")
     gen = run["generation"]
     if gen["strategy"] == "beam" and gen["num_return_sequences"] > gen["num_beams"]:
         bad("generation.num_return_sequences", "beam search cannot return more candidates than beams",
             "make num_return_sequences <= num_beams")
 
 
-def _resolve(run: dict) -> dict:
+def _resolve(run: dict, file: str) -> dict:
     """Fill what the registry implies: learning rate, token limits, stops, quantization bits."""
     ds = DATASETS[run["dataset"]]
     gen = run["generation"]
@@ -274,10 +274,15 @@ def _resolve(run: dict) -> dict:
         gen["stop"] = list(ds.stop)
     t = run["tuning"]
     if t["learning_rate"] is None and t["method"] in PAPER_LEARNING_RATES:
-        t["learning_rate"] = PAPER_LEARNING_RATES[t["method"]]
-    if t["method"] in QUANT_BITS and "bits" not in (run.get("_given_quant") or {}):
-        t["quantization"]["bits"] = QUANT_BITS[t["method"]]
-    run.pop("_given_quant", None)
+        t["learning_rate"] = t["learning_rates"].get(t["method"], PAPER_LEARNING_RATES[t["method"]])
+    del t["learning_rates"]  # resolved into learning_rate: a run's identity holds only what it uses
+    given = (run.pop("_given_quant", None) or {}).get("bits")
+    if t["method"] in QUANT_BITS:
+        want = QUANT_BITS[t["method"]]
+        if given is not None and given != want:
+            raise ManifestError(f"{t['method']} needs bits {want}", file=file, run=run["id"],
+                                field="tuning.quantization.bits", fix=f"set bits: {want} or leave it out")
+        t["quantization"]["bits"] = want
     return run
 
 
@@ -298,7 +303,7 @@ def _load_file(path: Path) -> tuple[dict, list[dict]]:
         for r in _expand(merged, file):
             r["study"] = doc["study"]
             _check_run(r, file)
-            runs.append((_resolve(r), file))
+            runs.append((_resolve(r, file), file))
     return doc, runs
 
 

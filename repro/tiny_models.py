@@ -18,7 +18,7 @@ from repro.records import sha256_file
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 VOCAB_SIZE = 2048
-PRETRAIN_STEPS = int(os.environ.get("REPRO_TINY_PRETRAIN_STEPS", "400"))
+PRETRAIN_STEPS = int(os.environ.get("REPRO_TINY_PRETRAIN_STEPS", "1500"))
 PRETRAIN_BLOCK = 96
 SEED = 1234
 
@@ -123,7 +123,8 @@ def build_tiny(key: str, out_dir: Path, steps: int = PRETRAIN_STEPS, progress: b
             quiet(trainer)
         trainer.train()
     out_dir = Path(out_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent if out_dir.parent.exists() else None))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     if out_dir.exists():
