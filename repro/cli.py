@@ -15,7 +15,7 @@ from repro.errors import UserError, VerificationError
 
 DEFAULT_RESULTS = "results"
 # Modules that add their own subcommands: each defines `register(subparsers)`.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["repro.plan", "repro.lock", "repro.launch"]
 
 
 def _manifest(args):

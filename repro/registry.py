@@ -102,3 +102,30 @@ DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
     DatasetSpec("codealpacapy-bundled", hub_id=None, bundled_dir="codealpacapy", **_ALPACA),
     DatasetSpec("apps-bundled", hub_id=None, bundled_dir="apps", **_APPS, validation_from_train=5),
 ]}
+
+
+def apply_input_lock(path=None) -> None:
+    """Pin MODELS/DATASETS revisions from checksums/inputs.lock.json (`repro lock` writes it;
+    REPRO_INPUTS_LOCK names another file). Missing file or null revisions leave inputs unpinned."""
+    import json
+    import os
+    from dataclasses import replace
+    from pathlib import Path
+
+    from repro.errors import UserError
+
+    default = Path(__file__).resolve().parent.parent / "checksums" / "inputs.lock.json"
+    path = Path(path or os.environ.get("REPRO_INPUTS_LOCK") or default)
+    if not path.is_file():
+        return
+    try:
+        lock = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"not valid JSON: {e}", file=str(path), fix="restore it with git or re-run `python -m repro lock`")
+    for table, section in ((MODELS, "models"), (DATASETS, "datasets")):
+        for key, entry in (lock.get(section) or {}).items():
+            if key in table and (entry or {}).get("revision"):
+                table[key] = replace(table[key], revision=entry["revision"])
+
+
+apply_input_lock()

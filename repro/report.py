@@ -1,22 +1,209 @@
-"""Reports: ours vs the paper as tables (tabulate) and the headline claims, from whatever runs exist."""
+"""Reports: ours vs the paper, from whatever runs exist.
+
+`write_report(manifest, results, out_dir, fmt)` writes `report.md` (Markdown tables),
+`report.txt` (plain tables) and `figures/*.png` into out_dir and prints the plain text:
+Table 3 and Table 4 side by side with the paper (paper, ours, Δ, tolerance, verdict), the
+other reference numbers (Figures 1, 5, 7 and the text), aggregates such as the best ICL
+score, and the headline claims check by check. Missing runs show as "not yet run".
+Returns 1 when a reference or a claim fails, else 0.
+"""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+
+from tabulate import tabulate
 
 from repro import records
-from repro.compare import FAIL, claims_table, compare_all, evaluate_claims, verdict_table
+from repro.aggregates import compare_aggregates, load_aggregates
+from repro.compare import FAIL, MISSING, compare_all, evaluate_claims
+from repro.figures import write_figures
+
+TABLE3_METRICS = ("em@1", "em@10", "codebleu")
+TABLE4_METRICS = ("avg", "pass@1", "pass@2", "pass@5")
+DIFFICULTIES = ("introductory", "interview", "competition")
+
+
+def _num(v, digits=2) -> str:
+    if v is None:
+        return "—"
+    if abs(v) >= 1e5:
+        return f"{v / 1e6:.2f}M"
+    return f"{v:.{digits}f}"
+
+
+def _delta(v) -> str:
+    if v is None:
+        return "—"
+    return f"{v / 1e6:+.2f}M" if abs(v) >= 1e5 else f"{v:+.2f}"
+
+
+def _primary_source(row) -> str:
+    return (row.get("source") or "").split(";")[0].split()[0] if row.get("source") else ""
+
+
+def _cells(row) -> list[str]:
+    return [_num(row["expected"]), _num(row["obtained"]), _delta(row["delta"]),
+            "—" if row["tolerance"] is None else "±" + _num(row["tolerance"]), row["verdict"]]
+
+
+def _group_headers(metric: str) -> list[str]:
+    return [f"{metric} paper", "ours", "Δ", "tol.", "verdict"]
+
+
+def _table(rows, headers, fmt) -> str:
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def table3(rows: list[dict], manifest, fmt: str) -> str:
+    runs = {r.id: r for r in manifest.runs}
+    mine = [r for r in rows if _primary_source(r) == "table3"]
+    if not mine:
+        return ""
+    parts = []
+    by_run: dict = {}
+    for r in mine:
+        by_run.setdefault(r["run"], {})[r["metric"]] = r
+    for ds in sorted({runs[rid].config["dataset"] for rid in by_run}):
+        body = []
+        for rid, metrics in by_run.items():
+            cfg = runs[rid].config
+            if cfg["dataset"] != ds or runs[rid].kind != "evaluate":
+                continue
+            line = [cfg["model"], cfg["tuning"]["method"]]
+            for m in TABLE3_METRICS:
+                line += _cells(metrics[m]) if m in metrics else ["—"] * 5
+            body.append(line)
+        headers = ["model", "method"] + [h for m in TABLE3_METRICS for h in _group_headers(m)]
+        parts.append(f"### Table 3, {ds}\n\n" + _table(body, headers, fmt))
+    params = [[runs[r["run"]].config["model"], runs[r["run"]].config["tuning"]["method"], *_cells(r)]
+              for r in mine if r["metric"] == "trainable_parameters"]
+    if params:
+        parts.append("### Table 3, trainable parameters\n\n" + _table(
+            params, ["model", "method", "paper", "ours", "Δ", "tol.", "verdict"], fmt))
+    return "\n\n".join(parts)
+
+
+def table4(rows: list[dict], manifest, fmt: str) -> str:
+    runs = {r.id: r for r in manifest.runs}
+    mine = [r for r in rows if _primary_source(r) == "table4"]
+    if not mine:
+        return ""
+    cell = {(r["run"], r["metric"]): r for r in mine}
+    ordered = list(dict.fromkeys(r["run"] for r in mine))
+    body, gains = [], []
+    zero = next((rid for rid in ordered if runs[rid].config["tuning"]["method"] == "none"), None)
+    for rid in ordered:
+        method = runs[rid].config["tuning"]["method"]
+        label = "zero-shot" if method == "none" else method
+        for d in DIFFICULTIES:
+            line = [label, d]
+            for m in TABLE4_METRICS:
+                row = cell.get((rid, f"apps/{d}/{m}"))
+                line += _cells(row) if row else ["—"] * 5
+            body.append(line)
+            if zero and rid != zero:
+                a, z = cell.get((rid, f"apps/{d}/avg")), cell.get((zero, f"apps/{d}/avg"))
+                if a and z:
+                    ours = None if a["obtained"] is None or z["obtained"] is None else a["obtained"] - z["obtained"]
+                    gains.append([label, d, _delta(a["expected"] - z["expected"]), _delta(ours)])
+    headers = ["method", "difficulty"] + [h for m in TABLE4_METRICS for h in _group_headers(m)]
+    text = "### Table 4, APPS (CodeLlama-7B-Instruct)\n\n" + _table(body, headers, fmt)
+    if gains:
+        text += ("\n\nGain over zero-shot in average test pass (claim 6, 'most at introductory level'):\n\n"
+                 + _table(gains, ["method", "difficulty", "paper", "ours"], fmt))
+    return text
+
+
+def other_references(rows: list[dict], fmt: str) -> str:
+    mine = [r for r in rows if _primary_source(r) not in ("table3", "table4")]
+    if not mine:
+        return ""
+    return _table([[r["run"], r["metric"], r["source"] or "—", *_cells(r)] for r in mine],
+                  ["run", "metric", "source", "paper/expected", "ours", "Δ", "tol.", "verdict"], fmt)
+
+
+def aggregate_table(rows: list[dict], fmt: str) -> str:
+    return _table([[r["run"], r["metric"], r["source"] or "—", *_cells(r),
+                    f"{r['missing_runs']} missing" if r["missing_runs"] else "all present"] for r in rows],
+                  ["aggregate", "metric", "source", "paper", "ours", "Δ", "tol.", "verdict", "runs"], fmt)
+
+
+def claim_checks(manifest, results: Path) -> list[dict]:
+    """Each claim with its checks evaluated one by one (holds / fails / not yet run)."""
+    out = []
+    for claim in manifest.claims:
+        single = SimpleNamespace(claims=[{"id": f"{claim['id']}#{i}", "text": chk.get("note", ""), "checks": [chk]}
+                                         for i, chk in enumerate(claim["checks"])])
+        checks = evaluate_claims(single, results)
+        verdicts = [c["verdict"] for c in checks]
+        overall = "fails" if "fails" in verdicts else (MISSING if MISSING in verdicts else "holds")
+        out.append({"claim": claim["id"], "text": claim["text"], "verdict": overall, "checks": checks,
+                    "counts": {v: verdicts.count(v) for v in ("holds", "fails", MISSING)}})
+    return out
+
+
+def claims_section(claims: list[dict], fmt: str) -> str:
+    table = _table([[c["claim"], c["verdict"], c["counts"]["holds"], c["counts"]["fails"], c["counts"][MISSING],
+                     c["text"]] for c in claims],
+                   ["claim", "verdict", "checks hold", "fail", "not yet run", "statement"], fmt)
+    failing = [[c["claim"], chk["text"], chk["details"]] for c in claims for chk in c["checks"]
+               if chk["verdict"] == "fails"]
+    if failing:
+        table += "\n\nFailing checks:\n\n" + _table(failing, ["claim", "check", "evidence"], fmt)
+    return table
+
+
+def build_sections(manifest, results: Path, fmt: str) -> tuple[list[tuple[str, str]], bool]:
+    rows = compare_all(manifest, results)
+    aggregates = compare_aggregates(load_aggregates(manifest), manifest, results)
+    claims = claim_checks(manifest, results)
+    present = sum(1 for r in manifest.runs if (Path(results) / r.id / "metrics.json").exists())
+    sections = [("Runs", f"{present} of {len(manifest.runs)} runs have results in {results}.")]
+    for title, text in (("Table 3 (RQ2)", table3(rows, manifest, fmt)), ("Table 4 (RQ4)", table4(rows, manifest, fmt)),
+                        ("Other reference numbers", other_references(rows, fmt))):
+        if text:
+            sections.append((title, text))
+    if not rows:
+        sections.append(("Reference numbers", "(this manifest gives no reference numbers)"))
+    if aggregates:
+        sections.append(("Aggregates", aggregate_table(aggregates, fmt)))
+    if claims:
+        sections.append(("Headline claims", claims_section(claims, fmt)))
+    failed = (any(r["verdict"] == FAIL for r in rows + aggregates) or any(c["verdict"] == "fails" for c in claims))
+    return sections, failed
+
+
+def _icl_best(manifest, results: Path) -> dict:
+    from repro.aggregates import aggregate_value
+
+    out = {}
+    for agg in load_aggregates(manifest):
+        first = manifest.get(agg["runs"][0]).config
+        if first["prompting"]["strategy"] == "icl":
+            value, _ = aggregate_value(agg, manifest, results)
+            out[(first["dataset"], first["model"])] = value
+    return out
+
+
+def _render(manifest, sections, figures, heading) -> str:
+    lines = [f"# Report: {manifest.study} ({manifest.path})", ""]
+    for title, text in sections:
+        lines += [f"{heading} {title}", "", text, ""]
+    lines += [f"{heading} Figures", ""]
+    for name, path in figures.items():
+        lines.append(f"- {name}: {path.name if path else 'no data yet (no run of it has results or a paper value)'}")
+    return "\n".join(lines) + "\n"
 
 
 def write_report(manifest, results: Path, out_dir: Path, fmt: str = "simple") -> int:
-    rows = compare_all(manifest, results)
-    claims = evaluate_claims(manifest, results)
-    text = [f"# Report: {manifest.study} ({manifest.path})", "", "## Reference numbers", "",
-            verdict_table(rows, "github") if rows else "(no reference numbers)", ""]
-    if claims:
-        text += ["## Headline claims", "", claims_table(claims, "github"), ""]
-    records.write_atomic(Path(out_dir) / "report.md", "\n".join(text))
-    print(verdict_table(rows, fmt) if rows else "(no reference numbers)")
-    if claims:
-        print("\n" + claims_table(claims, fmt))
-    print(f"\nwrote {Path(out_dir) / 'report.md'}")
-    return 1 if any(r["verdict"] == FAIL for r in rows) else 0
+    results, out_dir = Path(results), Path(out_dir)
+    figures = write_figures(manifest, results, out_dir / "figures", _icl_best(manifest, results))
+    md_sections, failed = build_sections(manifest, results, "github")
+    plain_sections, _ = build_sections(manifest, results, fmt if fmt != "github" else "simple")
+    records.write_atomic(out_dir / "report.md", _render(manifest, md_sections, figures, "##"))
+    plain = _render(manifest, plain_sections, figures, "==")
+    records.write_atomic(out_dir / "report.txt", plain)
+    print(_render(manifest, md_sections, figures, "##") if fmt == "github" else plain)
+    print(f"wrote {out_dir / 'report.md'}, {out_dir / 'report.txt'} and {out_dir / 'figures'}/")
+    return 1 if failed else 0

@@ -1,0 +1,281 @@
+"""`repro plan`: estimated peak GPU memory and GPU-hours of every run, before the GPU bill.
+
+Memory of a training run (GB) = P x (w + k_f) + c_f, P = parameters in billions, w = bytes
+per stored weight (4 for full fine-tuning's fp32 master weights under mixed precision; the
+model's dtype for PEFT; 1 for 8-bit, 0.53 for NF4 with double quantization), and (k_f, c_f)
+fitted by least squares per family (full-ft / PEFT / QLoRA) to the peaks the paper measured
+(Figure 1). PEFT methods absent from Figure 1 (IA3, prompt and prefix tuning) use the PEFT
+fit, capped by the full fine-tuning estimate (the PEFT points span 1B-7B only); QLoRA-8bit
+uses the QLoRA fit with w = 1. `calibration()` gives the fit's errors (`--calibration`).
+
+Memory of an evaluation run = weights + key/value cache of (batch x beams or samples)
+sequences of (prompt + new tokens) + a fixed overhead; the plan says the largest
+generation batch that fits when the manifest's does not.
+
+GPU-hours assume an RTX A5000-class GPU (constants below, all parameters of the module):
+training compute = FLOPS_PER_PARAM_TOKEN x P x tokens at PEAK_TFLOPS x MFU; generation is
+memory-bound, one read of the weights per decoding step at BANDWIDTH x BANDWIDTH_EFFICIENCY.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from repro.registry import DATASETS, MODELS
+
+PAPER_FIGURE1 = Path(__file__).resolve().parent.parent / "manifests" / "paper" / "source" / "figure1_peak_memory.csv"
+
+# --- hardware and workload assumptions (RTX A5000: 24 GB, 768 GB/s, ~111 dense fp16 tensor TFLOPS) ---
+PEAK_TFLOPS = 111.0
+MFU = {"full": 0.25, "peft": 0.25, "qlora": 0.12}          # model-FLOPs utilisation while training
+FLOPS_PER_PARAM_TOKEN = {"full": 6.0, "peft": 4.0, "qlora": 4.0}  # fwd 2 + bwd 4 (2 without weight grads)
+BANDWIDTH_GBPS = 768.0
+BANDWIDTH_EFFICIENCY = 0.6
+CUDA_OVERHEAD_GB = 1.0                                       # context, cuBLAS workspace, activations in decoding
+TOKENS_PER_EXAMPLE = {"nl2code-conala": 40, "nl2code-codealpacapy": 130, "apps": 900}
+EXPECTED_NEW_TOKENS = {"nl2code-conala": 32, "nl2code-codealpacapy": 96, "apps": 512}
+SPLIT_SIZES = {"conala": (2135, 201, 543), "codealpacapy": (2192, 314, 628), "apps": (4500, 500, 750)}
+# (decoder layers carrying a KV cache, key/value width) per model; T5 counts self + cross attention.
+ARCH = {"codet5p-220m": (24, 768), "codet5p-770m": (48, 1024), "codegen-350m-mono": (20, 1024),
+        "codegen2-1b": (16, 2048), "codegen2-3.7b": (16, 4096), "codegen2-7b": (32, 4096),
+        "codellama-7b": (32, 4096), "codellama-7b-instruct": (32, 4096), "codellama-7b-python": (32, 4096),
+        "codellama-13b-python": (40, 5120), "codellama-34b-python": (48, 1024)}  # 34B: grouped-query, 8 KV heads
+DTYPE_BYTES = {"float16": 2.0, "bfloat16": 2.0, "float32": 4.0}
+QUANT_BYTES = {8: 1.0, 4: 0.53}
+
+
+def family(method: str) -> str:
+    return "full" if method == "full-ft" else "qlora" if method.startswith("qlora") else "peft"
+
+
+def weight_bytes(model_key: str, method: str, bits: int | None = None) -> float:
+    if method == "full-ft":
+        return 4.0
+    if method.startswith("qlora"):
+        return QUANT_BYTES[bits or int(method[len("qlora-"):-len("bit")])]
+    return DTYPE_BYTES[MODELS[model_key].dtype]
+
+
+def _figure1_points() -> list[tuple[str, str, float]]:
+    import csv
+
+    with open(PAPER_FIGURE1, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    by_hub = {m.hub_id: k for k, m in MODELS.items()}
+    return [(by_hub[r["model"]], r["method"], float(r["peak_gpu_memory_gb"])) for r in rows]
+
+
+def fit_memory_model() -> dict[str, tuple[float, float]]:
+    """(k, c) per family: least squares of peak - P*w = P*k + c over Figure 1's points."""
+    points: dict[str, list] = {}
+    for model, method, peak in _figure1_points():
+        p = MODELS[model].parameters / 1e9
+        points.setdefault(family(method), []).append((p, peak - p * weight_bytes(model, method)))
+    fit = {}
+    for fam, pts in points.items():
+        x, y = np.array([p for p, _ in pts]), np.array([v for _, v in pts])
+        k, c = np.polyfit(x, y, 1)
+        fit[fam] = (float(k), float(c))
+    return fit
+
+
+_FIT: dict | None = None
+
+
+def memory_fit() -> dict[str, tuple[float, float]]:
+    global _FIT
+    if _FIT is None:
+        _FIT = fit_memory_model()
+    return _FIT
+
+
+def train_memory_gb(model_key: str, method: str, bits: int | None = None) -> float:
+    k, c = memory_fit()[family(method)]
+    p = MODELS[model_key].parameters / 1e9
+    w = weight_bytes(model_key, method, bits)
+    estimate = max(p * (w + k) + c, p * w)
+    if family(method) == "peft":
+        # The PEFT fit spans 1B-7B models; below that it extrapolates, and PEFT never needs more
+        # memory than fully fine-tuning the same model.
+        k_full, c_full = memory_fit()["full"]
+        estimate = min(estimate, p * (4.0 + k_full) + c_full)
+    return estimate
+
+
+def calibration() -> list[dict]:
+    """Figure 1's points against the fitted model."""
+    return [{"model": m, "method": meth, "paper_gb": peak, "fitted_gb": round(train_memory_gb(m, meth), 2),
+             "error_gb": round(train_memory_gb(m, meth) - peak, 2)} for m, meth, peak in _figure1_points()]
+
+
+def _workload(cfg: dict) -> str:
+    ds = DATASETS[cfg["dataset"]]
+    if ds.task == "apps":
+        return "apps"
+    return "nl2code-codealpacapy" if "alpaca" in cfg["dataset"] else "nl2code-conala"
+
+
+def _split_sizes(dataset: str) -> tuple[int, int, int]:
+    base = dataset.removesuffix("-bundled")
+    if base in SPLIT_SIZES and not dataset.endswith("-bundled"):
+        return SPLIT_SIZES[base]
+    spec = DATASETS[dataset]
+    from repro.data import bundled_path
+
+    sizes = []
+    for split in ("train", "validation", "test"):
+        path = bundled_path(spec, split) if split in spec.splits else None
+        sizes.append(sum(1 for _ in open(path, encoding="utf-8")) if path and path.exists() else 0)
+    return tuple(sizes)
+
+
+def _arch(model_key: str) -> tuple[int, int]:
+    if model_key in ARCH:
+        return ARCH[model_key]
+    p = MODELS[model_key].parameters
+    return 2, max(64, int(4096 * math.sqrt(p / 6.74e9)))
+
+
+def eval_memory_gb(cfg: dict, batch: int | None = None) -> float:
+    method, model = cfg["tuning"]["method"], cfg["model"]
+    bits = cfg["tuning"]["quantization"]["bits"] if method.startswith("qlora") else None
+    p = MODELS[model].parameters / 1e9
+    w = weight_bytes(model, method, bits) if method.startswith("qlora") else DTYPE_BYTES[MODELS[model].dtype]
+    gen = cfg["generation"]
+    per_prompt = gen["num_beams"] if gen["strategy"] == "beam" else gen["num_return_sequences"]
+    sequences = (batch or gen["batch_size"]) * per_prompt
+    work = _workload(cfg)
+    tokens = (cfg["prompting"]["n"] + 1) * TOKENS_PER_EXAMPLE[work] + gen["max_new_tokens"]
+    layers, kv_dim = _arch(model)
+    kv_gb = 2 * layers * kv_dim * 2.0 * tokens * sequences / 1e9
+    return p * w + kv_gb + CUDA_OVERHEAD_GB
+
+
+@dataclass
+class Estimate:
+    run_id: str
+    rq: str
+    kind: str
+    model: str
+    method: str
+    memory_gb: float
+    fits: str
+    gpu_hours: float
+
+
+def train_gpu_hours(cfg: dict) -> float:
+    t = cfg["tuning"]
+    fam = family(t["method"])
+    n_train, n_val, _ = _split_sizes(cfg["dataset"])
+    tokens = TOKENS_PER_EXAMPLE[_workload(cfg)]
+    p = MODELS[cfg["model"]].parameters
+    train_flops = FLOPS_PER_PARAM_TOKEN[fam] * p * n_train * tokens * t["epochs"]
+    evals = round(t["epochs"] / t["eval_every_epoch_fraction"])
+    eval_flops = 2.0 * p * n_val * tokens * evals
+    return (train_flops + eval_flops) / (PEAK_TFLOPS * 1e12 * MFU[fam]) / 3600
+
+
+def eval_gpu_hours(cfg: dict, batch: int) -> float:
+    method, model = cfg["tuning"]["method"], cfg["model"]
+    p = MODELS[model].parameters
+    bits = cfg["tuning"]["quantization"]["bits"] if method.startswith("qlora") else None
+    w = weight_bytes(model, method, bits) if method.startswith("qlora") else DTYPE_BYTES[MODELS[model].dtype]
+    _, _, n_test = _split_sizes(cfg["dataset"])
+    if cfg.get("limit"):
+        n_test = min(n_test, cfg["limit"])
+    work = _workload(cfg)
+    steps = math.ceil(n_test / batch) * min(cfg["generation"]["max_new_tokens"], EXPECTED_NEW_TOKENS[work])
+    decode = steps * p * w / (BANDWIDTH_GBPS * 1e9 * BANDWIDTH_EFFICIENCY)
+    prefill = 2.0 * p * n_test * (cfg["prompting"]["n"] + 1) * TOKENS_PER_EXAMPLE[work] / (PEAK_TFLOPS * 1e12 * 0.3)
+    return (decode + prefill) / 3600
+
+
+def estimate(run, gpu_memory_gb: float) -> Estimate:
+    cfg = run.config
+    method = cfg["tuning"]["method"]
+    if run.kind == "train":
+        bits = cfg["tuning"]["quantization"]["bits"] if method.startswith("qlora") else None
+        mem = train_memory_gb(cfg["model"], method, bits)
+        fits = "yes" if mem <= gpu_memory_gb else "NO"
+        hours = train_gpu_hours(cfg)
+    else:
+        batch = cfg["generation"]["batch_size"]
+        mem = eval_memory_gb(cfg, batch)
+        fits = "yes"
+        while mem > gpu_memory_gb and batch > 1:
+            batch = max(1, batch // 2)
+            mem = eval_memory_gb(cfg, batch)
+            fits = f"with generation batch {batch}"
+        if mem > gpu_memory_gb:
+            fits = "NO"
+        hours = eval_gpu_hours(cfg, batch)
+    return Estimate(run.id, run.rq, run.kind, cfg["model"], method, round(mem, 2), fits, hours)
+
+
+def plan(runs, gpu_memory_gb: float = 24.0) -> list[Estimate]:
+    return [estimate(r, gpu_memory_gb) for r in runs]
+
+
+def render(estimates: list[Estimate], gpu_memory_gb: float, fmt: str = "simple", per_run: bool = True) -> str:
+    from tabulate import tabulate
+
+    parts = []
+    if per_run:
+        parts.append(tabulate([[e.run_id, e.rq, e.kind, e.model, e.method, f"{e.memory_gb:.2f}", e.fits,
+                                f"{e.gpu_hours:.3f}"] for e in estimates],
+                              headers=["run", "rq", "kind", "model", "tuning", "peak GB (est.)",
+                                       f"fits {gpu_memory_gb:g} GB", "GPU-hours (est.)"], tablefmt=fmt,
+                              disable_numparse=True))
+    by_rq: dict[str, list[Estimate]] = {}
+    for e in estimates:
+        by_rq.setdefault(e.rq, []).append(e)
+    rows = [[rq, len(es), sum(e.fits == "NO" for e in es), sum(e.fits.startswith("with") for e in es),
+             f"{sum(e.gpu_hours for e in es):.1f}"] for rq, es in sorted(by_rq.items())]
+    rows.append(["total", len(estimates), sum(e.fits == "NO" for e in estimates),
+                 sum(e.fits.startswith("with") for e in estimates), f"{sum(e.gpu_hours for e in estimates):.1f}"])
+    parts.append(tabulate(rows, headers=["rq", "runs", "do not fit", "need a smaller generation batch",
+                                         "GPU-hours (est.)"], tablefmt=fmt, disable_numparse=True))
+    return "\n\n".join(parts)
+
+
+def calibration_text(fmt: str = "simple") -> str:
+    from tabulate import tabulate
+
+    rows = calibration()
+    errors = np.array([r["error_gb"] for r in rows])
+    fit = memory_fit()
+    head = "; ".join(f"{f}: k={k:.3f} GB/B, c={c:.2f} GB" for f, (k, c) in sorted(fit.items()))
+    return (f"memory model fitted to Figure 1 ({head})\n"
+            + tabulate([[r["model"], r["method"], r["paper_gb"], r["fitted_gb"], f"{r['error_gb']:+.2f}"] for r in rows],
+                       headers=["model", "method", "paper GB", "fitted GB", "error"], tablefmt=fmt)
+            + f"\nRMSE {math.sqrt(float(np.mean(errors ** 2))):.2f} GB, largest error {float(np.max(np.abs(errors))):.2f} GB")
+
+
+def cmd_plan(args) -> int:
+    from repro.manifest import load_manifest
+
+    m = load_manifest(args.manifest)
+    runs = m.select(args.only, args.rq)
+    if not runs:
+        from repro.errors import UserError
+
+        raise UserError("no run matches the selection", field="--only", fix="check the pattern with `repro list`")
+    print(render(plan(runs, args.gpu_memory), args.gpu_memory, args.format, per_run=not args.quiet))
+    if args.calibration:
+        print("\n" + calibration_text(args.format))
+    return 0
+
+
+def register(subparsers) -> None:
+    sp = subparsers.add_parser("plan", help="estimated peak GPU memory and GPU-hours per run, before running")
+    sp.add_argument("--manifest", "-m", required=True, help="manifest file or directory")
+    sp.add_argument("--only", help="glob(s) over run ids, comma-separated")
+    sp.add_argument("--rq", help="only this research question")
+    sp.add_argument("--gpu-memory", type=float, default=24.0, metavar="GB", help="memory of one GPU (default 24)")
+    sp.add_argument("--format", choices=["simple", "github"], default="simple")
+    sp.add_argument("--quiet", "-q", action="store_true", help="totals only")
+    sp.add_argument("--calibration", action="store_true", help="also print the memory model's fit to Figure 1")
+    sp.set_defaults(func=cmd_plan)
