@@ -43,7 +43,9 @@ def hub_files(spec: DatasetSpec, split: str) -> list[Path]:
 
     from huggingface_hub import hf_hub_download, list_repo_files
 
-    if spec.revision is None:
+    from repro.lock import unpinned_allowed
+
+    if spec.revision is None and not unpinned_allowed():
         raise UserError(f"dataset '{spec.key}' has no pinned revision", field="revision",
                         file="checksums/inputs.lock.json",
                         fix="run `python -m repro lock` on a networked machine, or pass --allow-unpinned")
@@ -60,15 +62,17 @@ def hub_files(spec: DatasetSpec, split: str) -> list[Path]:
 def load_split(key: str, split: str) -> list[dict]:
     spec = DATASETS[key]
     if spec.validation_from_train and split in ("train", "validation"):
-        import random
+        from repro.apps_subset import split_train_validation
 
-        rows = _load_file_split(spec, "train")
-        order = list(range(len(rows)))
-        random.Random(42).shuffle(order)
-        n = spec.validation_from_train
-        keep = order[:n] if split == "validation" else sorted(order[n:])
-        return [rows[i] for i in keep]
-    return _load_file_split(spec, split)
+        train, validation = split_train_validation(_load_file_split(spec, "train"),
+                                                   n_validation=spec.validation_from_train)
+        return validation if split == "validation" else train
+    rows = _load_file_split(spec, split)
+    if split == "test" and spec.test_per_difficulty:
+        from repro.apps_subset import select_test
+
+        rows = select_test(rows, per_difficulty=spec.test_per_difficulty)
+    return rows
 
 
 def _load_file_split(spec: DatasetSpec, split: str) -> list[dict]:

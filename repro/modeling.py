@@ -18,7 +18,9 @@ def model_path(spec: ModelSpec, progress: bool = True) -> str:
         from repro.tiny_models import ensure_tiny
 
         return str(ensure_tiny(spec.key, progress=progress))
-    if spec.revision is None:
+    from repro.lock import unpinned_allowed
+
+    if spec.revision is None and not unpinned_allowed():
         raise UserError(f"model '{spec.key}' ({spec.hub_id}) has no pinned revision", field="revision",
                         file="checksums/inputs.lock.json",
                         fix="run `python -m repro lock` on a networked machine, or pass --allow-unpinned")

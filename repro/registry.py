@@ -79,6 +79,7 @@ class DatasetSpec:
     # APPS has no validation split: the train split shuffled with seed 42 gives its first
     # N problems to validation and the rest to training (the authors' code, TOSEM revision).
     validation_from_train: int | None = None
+    test_per_difficulty: int | None = None   # APPS: the first N test problems of each difficulty
 
 
 _CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
@@ -96,7 +97,7 @@ DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
                 file_format="parquet",
                 hub_files={"train": "data/train-*.parquet", "validation": "data/valid-*.parquet",
                            "test": "data/test-*.parquet"}),
-    DatasetSpec("apps", hub_id="codeparrot/apps", bundled_dir=None, **_APPS, validation_from_train=500,
+    DatasetSpec("apps", hub_id="codeparrot/apps", bundled_dir=None, **_APPS, validation_from_train=500, test_per_difficulty=250,
                 hub_files={"train": "train.jsonl", "test": "test.jsonl"}),
     DatasetSpec("conala-bundled", hub_id=None, bundled_dir="conala", **_CONALA),
     DatasetSpec("codealpacapy-bundled", hub_id=None, bundled_dir="codealpacapy", **_ALPACA),
