@@ -40,6 +40,18 @@ def flatten(scores: dict, prefix: str) -> dict:
     return flat
 
 
+def scorer(ctx) -> "Scores":
+    """The `apps` metric: execute in the sandbox (both modes), keep the records, score."""
+    from repro.metrics import Scores
+
+    metrics, info = evaluate(ctx.samples, ctx.candidates, ctx.out_dir, from_reference=ctx.from_reference,
+                             sandbox_backend=ctx.options.get("sandbox", "auto"),
+                             allow_unsafe=ctx.options.get("allow_unsafe", False), progress=ctx.progress)
+    return Scores(metrics, meta={"sandbox": info, "apps_verdict_modes": {
+        "paper": "reference-harness verdicts (metrics `apps/...`)",
+        "strict": "real script, line-by-line comparison (metrics `apps-strict/...`)"}})
+
+
 def evaluate(test: list[dict], candidates: list[list[str]], out_dir: Path, *, from_reference: bool,
              sandbox_backend: str = "auto", allow_unsafe: bool = False, modes=MODES,
              ks=(1, 2, 5), progress: bool = True) -> tuple[dict, dict]:

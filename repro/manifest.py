@@ -258,6 +258,12 @@ def _check_run(run: dict, file: str) -> None:
     if method == "full-ft" and MODELS[run["model"]].parameters > 1e9:
         bad("tuning.method", "full fine-tuning is only run for the small models in the study",
             "use a PEFT method for models above 1B parameters")
+    from repro.metrics import SCORERS
+
+    for name in run["metrics"]:
+        if name not in SCORERS:
+            bad("metrics", f"unknown metric '{name}'", "use scorer names of repro.metrics.SCORERS",
+                expected=", ".join(SCORERS))
     gen = run["generation"]
     if gen["strategy"] == "beam" and gen["num_return_sequences"] > gen["num_beams"]:
         bad("generation.num_return_sequences", "beam search cannot return more candidates than beams",

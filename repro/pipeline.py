@@ -239,21 +239,10 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
             candidates = generation.generate(model, tokenizer, prompts, cfg["generation"], seq2seq=spec.is_seq2seq,
                                              seed=cfg["seed"], progress=progress,
                                              equal_length_batches=cfg["tuning"]["method"] == "prompt-tuning")
-    extra_meta: dict = {}
     with clock.stage("score"):
-        metrics, per_sample = scoring.score_all(cfg["metrics"], candidates, test, cfg)
-    if "apps" in cfg["metrics"]:
-        from repro import apps_run
-
-        with clock.stage("execute"):
-            apps_metrics, sandbox_info = apps_run.evaluate(
-                test, candidates, tmp_dir, from_reference=from_reference,
-                sandbox_backend=options.get("sandbox", "auto"), allow_unsafe=options.get("allow_unsafe", False),
-                progress=progress)
-        metrics.update(apps_metrics)
-        extra_meta["sandbox"] = sandbox_info
-        extra_meta["apps_verdict_modes"] = {"paper": "reference-harness verdicts (metrics `apps/...`)",
-                                            "strict": "real script, line-by-line comparison (metrics `apps-strict/...`)"}
+        ctx = scoring.ScoringContext(candidates, test, cfg, tmp_dir, options, progress)
+        scores = scoring.score_all(cfg["metrics"], ctx)
+    metrics, per_sample, extra_meta = scores.metrics, scores.per_sample, scores.meta
     is_apps = DATASETS[cfg["dataset"]].task == "apps"
     rows = [{"index": s["_index"], "intent": None if is_apps else s["intent"],
              "problem_id": s.get("problem_id"), "reference": None if is_apps else s["code"],

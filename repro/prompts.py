@@ -1,12 +1,17 @@
-"""Prompts: zero-shot, ICL (n random training examples, seeded) and RAG (n retrieved examples).
+"""Prompts: a registry of templates, and the three strategies (zero-shot, ICL, RAG).
 
-The fine-tuning template is `### Instruction:\\n{intent}\\n### Response:\\n`; zero-shot and
-ICL prompts start with the instruction line below; examples use the same template.
+A template turns dataset rows into evaluation prompts and into (prompt, target) training
+pairs. `instruction` is the paper's: `### Instruction:\\n{intent}\\n### Response:\\n`,
+zero-shot and ICL prompts start with the instruction line below, examples use the same
+template. `apps-codellama` is the CodeLlama Appendix-F prompt for APPS. A new study adds
+a template to `TEMPLATES`.
 """
 from __future__ import annotations
 
+import json
 import random
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 SYSTEM_LINE = "Generate Python code given a natural language instruction."
 TEMPLATE = "### Instruction:\n{intent}\n### Response:\n"
@@ -43,8 +48,6 @@ def apps_prompt(question: str, starter_code: str, fn_name: str | None) -> str:
 
 
 def apps_fn_name(row: dict) -> str | None:
-    import json
-
     io = row.get("input_output") or "{}"
     try:
         return (json.loads(io) if isinstance(io, str) else io).get("fn_name")
@@ -56,30 +59,54 @@ def apps_row_prompt(row: dict) -> str:
     return apps_prompt(row["question"], row.get("starter_code") or "", apps_fn_name(row))
 
 
-def training_pairs(rows: Sequence[dict], template: str) -> list[dict]:
-    """(prompt, target) per training row: the fine-tuning template and the reference code;
-    for APPS the CodeLlama prompt and the first solution closed by the code fence."""
-    import json
+def _apps_pairs(rows: Sequence[dict]) -> list[dict]:
+    out = []
+    for r in rows:
+        solutions = json.loads(r["solutions"]) if isinstance(r["solutions"], str) else r["solutions"]
+        if solutions:
+            out.append({"prompt": apps_row_prompt(r), "target": solutions[0].rstrip() + "\n```"})
+    return out
 
-    if template == "apps-codellama":
-        out = []
-        for r in rows:
-            solutions = json.loads(r["solutions"]) if isinstance(r["solutions"], str) else r["solutions"]
-            if solutions:
-                out.append({"prompt": apps_row_prompt(r), "target": solutions[0].rstrip() + "\n```"})
-        return out
-    return [{"prompt": TEMPLATE.format(intent=r["intent"]), "target": r["code"]} for r in rows]
+
+@dataclass(frozen=True)
+class Template:
+    """How rows become prompts. `prompt(row, examples, system_line, example_format)`;
+    `pairs(rows)` gives training (prompt, target) pairs; `takes_examples` for ICL/RAG."""
+    prompt: Callable[..., str]
+    pairs: Callable[[Sequence[dict]], list[dict]]
+    takes_examples: bool = True
+
+
+TEMPLATES: dict[str, Template] = {
+    "instruction": Template(
+        prompt=lambda row, examples, system_line, example_format: instruction_prompt(
+            row["intent"], examples, system_line=system_line, example_format=example_format),
+        pairs=lambda rows: [{"prompt": TEMPLATE.format(intent=r["intent"]), "target": r["code"]} for r in rows]),
+    "apps-codellama": Template(
+        prompt=lambda row, examples, system_line, example_format: apps_row_prompt(row),
+        pairs=_apps_pairs, takes_examples=False),
+}
+
+
+def get_template(name: str) -> Template:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise ValueError(f"unknown prompt template {name!r}; known: {', '.join(TEMPLATES)}") from None
+
+
+def training_pairs(rows: Sequence[dict], template: str) -> list[dict]:
+    """(prompt, target) per training row, as the template writes them."""
+    return get_template(template).pairs(rows)
 
 
 def build_prompts(test: Sequence[dict], train: Sequence[dict], prompting: dict, *,
                   system_line: bool, retriever=None) -> tuple[list[str], list[list[int]]]:
     """Prompts for each test sample and the training indices used as its examples."""
     strategy, n = prompting["strategy"], prompting["n"]
-    fmt = prompting.get("example_format", "plain")
-    if prompting.get("template") == "apps-codellama":
-        if strategy != "zero-shot":
-            raise ValueError("the APPS prompt takes no examples")
-        return [apps_row_prompt(s) for s in test], [[] for _ in test]
+    template = get_template(prompting.get("template", "instruction"))
+    if strategy != "zero-shot" and not template.takes_examples:
+        raise ValueError(f"the {prompting['template']} template takes no examples")
     if strategy == "zero-shot":
         chosen = [[] for _ in test]
     elif strategy == "icl":
@@ -91,7 +118,7 @@ def build_prompts(test: Sequence[dict], train: Sequence[dict], prompting: dict, 
         chosen = retriever.nearest([s["intent"] for s in test], n)
     else:
         raise ValueError(f"unknown prompting strategy {strategy!r}")
-    prompts = [instruction_prompt(s["intent"], [(train[i]["intent"], train[i]["code"]) for i in ex],
-                                  system_line=system_line, example_format=fmt)
+    fmt = prompting.get("example_format", "plain")
+    prompts = [template.prompt(s, [(train[i]["intent"], train[i]["code"]) for i in ex], system_line, fmt)
                for s, ex in zip(test, chosen)]
     return prompts, chosen

@@ -1,37 +1,92 @@
-"""Scorers: each metric is a module with pure functions over predictions and references.
+"""Scorers: a registry from the metric names a manifest may list to the code that scores them.
 
-`exact_match` (EM@k), `codebleu_paper` (CodeXGLUE-compatible CodeBLEU, the paper's),
-`codebleu_pypi` (the PyPI `codebleu` package), `apps` (test-pass average, pass@k).
-`score_all` applies the metrics a run names and returns run-level and per-sample results.
+Metric modules hold pure functions over predictions and references: `exact_match` (EM@k),
+`codebleu_paper` (CodeXGLUE-compatible CodeBLEU, the paper's), `codebleu_pypi` (the PyPI
+`codebleu` package), `apps` (test-pass average, pass@k). Scorers that must execute
+programs (`apps`: `repro.apps_run`) get the run directory to keep their records.
+A new study adds entries to `SCORERS`: `name -> "module:function"`, each function taking a
+`ScoringContext` and returning a `Scores`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from importlib import import_module
+from pathlib import Path
 from typing import Sequence
 
-# metric name in a manifest -> (module, key prefix in metrics.json)
-CODEBLEU_VARIANTS = {"codebleu": "repro.metrics.codebleu_paper", "codebleu-pypi": "repro.metrics.codebleu_pypi"}
+
+@dataclass
+class ScoringContext:
+    candidates: list[list[str]]          # per sample, the candidates (cut at the stop strings)
+    samples: list[dict]                  # dataset rows (with `intent` and `code`)
+    cfg: dict                            # the resolved run
+    out_dir: Path                        # the run's (partial) directory, for records
+    options: dict = field(default_factory=dict)   # execution options (sandbox, …)
+    progress: bool = True
+
+    @property
+    def references(self) -> list[str]:
+        return [s["code"] for s in self.samples]
+
+    @property
+    def from_reference(self) -> bool:
+        return self.cfg["generation"]["strategy"] == "reference"
 
 
-def score_all(names: Sequence[str], candidates: list[list[str]], samples: list[dict], cfg: dict):
+@dataclass
+class Scores:
+    metrics: dict                                        # metrics.json entries (percent)
+    per_sample: list[dict] | None = None                 # merged into predictions.jsonl rows
+    meta: dict = field(default_factory=dict)             # merged into run.json
+
+
+def exact_match_scorer(ctx: ScoringContext) -> Scores:
     from repro.metrics import exact_match
 
-    stops = cfg["generation"].get("stop") or []
-    refs = [s["code"] for s in samples]
-    metrics: dict = {"samples": len(samples)}
-    per_sample: list[dict] = [{} for _ in samples]
-    if "em" in names:
-        em, ranks = exact_match.score(candidates, refs, stops)
-        metrics.update(em)
-        for row, r in zip(per_sample, ranks):
-            row["em_rank"] = r
+    em, ranks = exact_match.score(ctx.candidates, ctx.references, ctx.cfg["generation"].get("stop") or [])
+    return Scores(em, [{"em_rank": r} for r in ranks])
+
+
+def _codebleu(module: str, name: str, ctx: ScoringContext) -> Scores:
+    scorer = import_module(module)
+    top1 = [c[0] if c else "" for c in ctx.candidates]
+    result = scorer.corpus_codebleu(top1, ctx.references)
+    metrics = {name: round(100.0 * result["codebleu"], 4)}
+    metrics.update({f"{name}/{part}": round(100.0 * v, 4) for part, v in result.items() if part != "codebleu"})
+    return Scores(metrics)
+
+
+def codebleu_paper_scorer(ctx: ScoringContext) -> Scores:
+    return _codebleu("repro.metrics.codebleu_paper", "codebleu", ctx)
+
+
+def codebleu_pypi_scorer(ctx: ScoringContext) -> Scores:
+    return _codebleu("repro.metrics.codebleu_pypi", "codebleu-pypi", ctx)
+
+
+SCORERS: dict[str, str] = {
+    "em": "repro.metrics:exact_match_scorer",
+    "codebleu": "repro.metrics:codebleu_paper_scorer",
+    "codebleu-pypi": "repro.metrics:codebleu_pypi_scorer",
+    "apps": "repro.apps_run:scorer",
+}
+
+
+def get_scorer(name: str):
+    try:
+        module, func = SCORERS[name].split(":")
+    except KeyError:
+        raise KeyError(f"no scorer named {name!r}; known: {', '.join(SCORERS)}") from None
+    return getattr(import_module(module), func)
+
+
+def score_all(names: Sequence[str], ctx: ScoringContext) -> Scores:
+    """Every named metric, merged: metrics, per-sample fields and run.json notes."""
+    total = Scores({"samples": len(ctx.samples)}, [{} for _ in ctx.samples], {})
     for name in names:
-        if name in CODEBLEU_VARIANTS:
-            scorer = import_module(CODEBLEU_VARIANTS[name])
-            top1 = [c[0] if c else "" for c in candidates]
-            result = scorer.corpus_codebleu(top1, refs)
-            metrics[name] = round(100.0 * result["codebleu"], 4)
-            for part, value in result.items():
-                if part != "codebleu":
-                    metrics[f"{name}/{part}"] = round(100.0 * value, 4)
-    return metrics, per_sample
+        s = get_scorer(name)(ctx)
+        total.metrics.update(s.metrics)
+        total.meta.update(s.meta)
+        for row, extra in zip(total.per_sample, s.per_sample or []):
+            row.update(extra)
+    return total
