@@ -47,9 +47,13 @@ def load_model(spec: ModelSpec, path: str, extra_kwargs: dict | None = None, dty
     if "quantization_config" not in kwargs:
         kwargs["dtype"] = getattr(torch, dtype) if dtype else (torch.float32 if not on_gpu else getattr(torch, spec.dtype))
     if on_gpu and "quantization_config" in kwargs:
-        kwargs["device_map"] = {"": 0}
+        import os
+
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     model = auto.from_pretrained(path, revision=None if spec.tiny else spec.revision,
                                  trust_remote_code=spec.trust_remote_code, **kwargs)
     if on_gpu and "device_map" not in kwargs:
-        model = model.to("cuda")
+        import os
+
+        model = model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
     return model

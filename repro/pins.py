@@ -39,3 +39,31 @@ def write_pins(root: Path, prefix: str, sums_name: str) -> Path:
     for rel in records.list_files(Path(root)):
         entries[f"{prefix}/{rel}"] = records.sha256_file(Path(root) / rel)
     return records.write_atomic(CHECKSUMS_DIR / sums_name, records.format_sums(entries))
+
+
+def input_pins(model_key: str, dataset_key: str) -> dict:
+    """What run.json records about a run's inputs: revision and file checksums of the model
+    and the dataset (hub: checksums/inputs.lock.json; local: models.sha256 / data.sha256)."""
+    import json
+
+    from repro.registry import DATASETS, MODELS
+
+    lock_path = CHECKSUMS_DIR / "inputs.lock.json"
+    lock = json.loads(lock_path.read_text()) if lock_path.exists() else {}
+
+    def local(sums_name: str, prefix: str) -> dict:
+        entries = pinned(sums_name) or {}
+        return {k[len(prefix) + 1:]: v for k, v in entries.items() if k.startswith(prefix + "/")}
+
+    model, data = MODELS[model_key], DATASETS[dataset_key]
+    if model.tiny:
+        model_pin = {"source": "built locally (repro/tiny_models.py)", "files": local("models.sha256", model.key)}
+    else:
+        entry = (lock.get("models") or {}).get(model.key) or {}
+        model_pin = {"hub_id": model.hub_id, "revision": model.revision, "files": entry.get("files")}
+    if data.bundled_dir:
+        data_pin = {"source": f"repro/bundled/{data.bundled_dir}", "files": local("data.sha256", data.bundled_dir)}
+    else:
+        entry = (lock.get("datasets") or {}).get(data.key) or {}
+        data_pin = {"hub_id": data.hub_id, "revision": data.revision, "files": entry.get("files")}
+    return {"model": model_pin, "dataset": data_pin}

@@ -12,6 +12,7 @@ import platform
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,13 @@ class StageClock:
         if torch.cuda.is_available():
             entry["peak_gpu_allocated_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 3)
         self.stages[name] = entry
+
+
+def process_rank() -> int:
+    """This process's rank under `accelerate launch` / torchrun (0 when single-process)."""
+    import os
+
+    return int(os.environ.get("RANK", "0"))
 
 
 def is_complete(run: Run, run_dir: Path) -> bool:
@@ -83,6 +91,12 @@ def _provenance(run: Run) -> dict:
         return {"packages": _versions(), "platform": platform.platform()}
 
 
+def _inputs(run: Run) -> dict:
+    from repro.pins import input_pins
+
+    return input_pins(run.config["model"], run.config["dataset"])
+
+
 def _seed_everything(seed: int) -> None:
     from transformers import set_seed
 
@@ -95,6 +109,13 @@ def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = Tr
     (`sandbox`: auto | docker | bubblewrap | unsafe-subprocess, `allow_unsafe`)."""
     run_dir = Path(out_root) / run.id
     if not force and is_complete(run, run_dir):
+        return run_dir
+    rank = process_rank()
+    if rank > 0:  # under `accelerate launch`: every rank trains, only rank 0 writes the run
+        if run.kind != "train":
+            return run_dir
+        with tempfile.TemporaryDirectory(prefix=f"repro-rank{rank}-") as scratch:
+            _train_run(run, Path(scratch), StageClock(), progress=False)
         return run_dir
     if run_dir.exists():
         shutil.rmtree(run_dir)  # an incomplete or stale attempt: start clean
@@ -112,7 +133,8 @@ def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = Tr
     meta = {"run_id": run.id, "manifest": manifest.path, "study": manifest.study, "config": cfg,
             "config_hash": run.config_hash(), "seed": cfg["seed"], "stages": clock.stages,
             "wall_seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": peak_rss_mb(),
-            "command": sys.argv, "provenance": _provenance(run), **result.get("meta", {})}
+            "command": sys.argv, "provenance": _provenance(run), "inputs": _inputs(run),
+            **result.get("meta", {})}
     records.write_json(tmp_dir / "run.json", meta)
     records.write_sums(tmp_dir)
     tmp_dir.rename(run_dir)
@@ -173,12 +195,13 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> di
         "peak_memory_gb": round(train_stage.get("peak_gpu_allocated_gb", train_stage["peak_rss_mb"] / 1024), 3),
         "peak_memory_kind": "cuda max allocated" if on_gpu else "process peak RSS",
         "train_seconds": train_stage["seconds"]})
-    if progress:
-        print(f"  {run.id}: eval loss {stats['initial_eval_loss']} -> {stats['best_eval_loss']} "
-              f"({stats['global_steps']} steps, {params['trainable_parameters']:,} trainable parameters); "
-              f"precision: {stats['precision']}", flush=True)
+    notes = [f"precision: {stats['precision']}"] + method.notes(cfg["tuning"], on_gpu)
+    print(f"  {run.id}: eval loss {stats['initial_eval_loss']} -> {stats['best_eval_loss']} "
+          f"({stats['global_steps']} steps, {params['trainable_parameters']:,} trainable parameters)", flush=True)
+    for note in notes:
+        print(f"  note: {note}", flush=True)
     return {"meta": {"precision": stats["precision"], "device": "cuda" if on_gpu else "cpu",
-                     "world_size": stats["world_size"]}}
+                     "world_size": stats["world_size"], "notes": notes}}
 
 
 def _strip_nondeterministic(weights_dir: Path) -> None:

@@ -18,7 +18,7 @@ from repro.records import sha256_file
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 VOCAB_SIZE = 2048
-PRETRAIN_STEPS = int(os.environ.get("REPRO_TINY_PRETRAIN_STEPS", "1500"))
+PRETRAIN_STEPS = int(os.environ.get("REPRO_TINY_PRETRAIN_STEPS", "800"))
 PRETRAIN_BLOCK = 96
 SEED = 1234
 

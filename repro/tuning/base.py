@@ -19,6 +19,10 @@ class TuningMethod:
         """Extra `from_pretrained` kwargs (quantization)."""
         return {}
 
+    def notes(self, cfg: dict, on_gpu: bool) -> list[str]:
+        """Plain-words notes on what this machine does differently from the paper's setup."""
+        return []
+
     def wrap(self, model, spec, cfg: dict, tokenizer, model_path: str):
         """The trainable model."""
         return model

@@ -26,6 +26,12 @@ class QLoRA(LoRA):
             load_in_4bit=True, bnb_4bit_quant_type=q.get("quant_type", "nf4"),
             bnb_4bit_use_double_quant=q.get("double_quant", True), bnb_4bit_compute_dtype=compute)}
 
+    def notes(self, cfg, on_gpu):
+        if on_gpu:
+            return []
+        return [f"{self.name}: no GPU, so bitsandbytes' CPU backend quantizes the base and computes in "
+                f"float32 (the paper: {cfg['quantization'].get('compute_dtype', 'float16')} compute on a GPU)"]
+
     def wrap(self, model, spec, cfg, tokenizer, model_path):
         from peft import prepare_model_for_kbit_training
 

@@ -1,0 +1,36 @@
+"""`accelerate launch` with two CPU processes: both ranks train, rank 0 alone writes the run."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from repro.records import verify_tree
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_two_process_training_writes_one_verified_run(tmp_path):
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(textwrap.dedent("""
+        manifest_version: 1
+        study: t
+        defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke}
+        runs:
+          - id: lora-train
+            kind: train
+            tuning: {method: lora, learning_rate: 0.005, max_steps: 4, batch_size: 4, max_length: 64}
+    """))
+    out = tmp_path / "results"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
+               REPRO_ARTIFACTS=os.environ.get("REPRO_ARTIFACTS", str(REPO / "artifacts")))
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+           str(REPO / "configs" / "accelerate" / "cpu-2proc.yaml"), "-m", "repro", "run", "lora-train",
+           "--manifest", str(manifest), "--out", str(out), "-q"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert [p.name for p in out.iterdir()] == ["lora-train"]
+    assert verify_tree(out) == []
+    meta = json.loads((out / "lora-train" / "run.json").read_text())
+    assert meta["world_size"] == 2
