@@ -56,6 +56,14 @@ def _setup_runtime(args) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
+    if args.quiet:  # progress bars and library chatter off; the package's own lines stay
+        import warnings
+
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        warnings.filterwarnings("ignore", category=FutureWarning)
     if not torch.cuda.is_available():
         torch.set_num_threads(args.threads)
         try:

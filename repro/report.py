@@ -84,7 +84,8 @@ def table3(rows: list[dict], manifest, fmt: str) -> str:
     return "\n\n".join(parts)
 
 
-def table4(rows: list[dict], manifest, fmt: str) -> str:
+def table4(rows: list[dict], manifest, fmt: str, results: Path = Path(".")) -> str:
+    """Paper-mode verdicts against the paper; the strict mode's numbers beside them."""
     runs = {r.id: r for r in manifest.runs}
     mine = [r for r in rows if _primary_source(r) == "table4"]
     if not mine:
@@ -93,26 +94,62 @@ def table4(rows: list[dict], manifest, fmt: str) -> str:
     ordered = list(dict.fromkeys(r["run"] for r in mine))
     body, gains = [], []
     zero = next((rid for rid in ordered if runs[rid].config["tuning"]["method"] == "none"), None)
+    from repro.compare import load_metrics
+
     for rid in ordered:
         method = runs[rid].config["tuning"]["method"]
         label = "zero-shot" if method == "none" else method
+        run_metrics = load_metrics(results, rid) or {}
         for d in DIFFICULTIES:
             line = [label, d]
             for m in TABLE4_METRICS:
                 row = cell.get((rid, f"apps/{d}/{m}"))
                 line += _cells(row) if row else ["—"] * 5
+            line += [_num(run_metrics.get(f"apps-strict/{d}/avg")), _num(run_metrics.get(f"apps-strict/{d}/pass@1"))]
             body.append(line)
             if zero and rid != zero:
                 a, z = cell.get((rid, f"apps/{d}/avg")), cell.get((zero, f"apps/{d}/avg"))
                 if a and z:
                     ours = None if a["obtained"] is None or z["obtained"] is None else a["obtained"] - z["obtained"]
                     gains.append([label, d, _delta(a["expected"] - z["expected"]), _delta(ours)])
-    headers = ["method", "difficulty"] + [h for m in TABLE4_METRICS for h in _group_headers(m)]
+    headers = (["method", "difficulty"] + [h for m in TABLE4_METRICS for h in _group_headers(m)]
+               + ["strict avg (ours)", "strict pass@1 (ours)"])
     text = "### Table 4, APPS (CodeLlama-7B-Instruct)\n\n" + _table(body, headers, fmt)
     if gains:
         text += ("\n\nGain over zero-shot in average test pass (claim 6, 'most at introductory level'):\n\n"
                  + _table(gains, ["method", "difficulty", "paper", "ours"], fmt))
     return text
+
+
+# Columns of the all-results table: (metrics.json key, header). Both CodeBLEU variants and both
+# APPS verdict modes stand side by side (docs/METRICS.md, docs/APPS_VERDICTS.md).
+RESULT_COLUMNS = (("em@1", "EM@1"), ("em@10", "EM@10"), ("codebleu", "CodeBLEU (paper)"),
+                  ("codebleu-pypi", "CodeBLEU (PyPI)"),
+                  ("apps/overall/avg", "APPS avg (paper mode)"), ("apps-strict/overall/avg", "APPS avg (strict)"),
+                  ("apps/overall/pass@1", "pass@1 (paper)"), ("apps-strict/overall/pass@1", "pass@1 (strict)"))
+
+
+def results_table(manifest, results: Path, fmt: str) -> str:
+    """Every evaluation run that has results, with the metrics it has (no paper value needed)."""
+    from repro.compare import load_metrics
+
+    body, used = [], set()
+    found = []
+    for run in manifest.runs:
+        if run.kind != "evaluate":
+            continue
+        m = load_metrics(results, run.id)
+        if m is None:
+            continue
+        found.append((run, m))
+        used |= {key for key, _ in RESULT_COLUMNS if key in m}
+    if not found:
+        return ""
+    columns = [(k, h) for k, h in RESULT_COLUMNS if k in used]
+    for run, m in found:
+        body.append([run.id, run.config["model"], run.config["tuning"]["method"]]
+                    + [_num(m.get(k)) for k, _ in columns])
+    return _table(body, ["run", "model", "tuning"] + [h for _, h in columns], fmt)
 
 
 def other_references(rows: list[dict], fmt: str) -> str:
@@ -160,7 +197,7 @@ def build_sections(manifest, results: Path, fmt: str) -> tuple[list[tuple[str, s
     claims = claim_checks(manifest, results)
     present = sum(1 for r in manifest.runs if (Path(results) / r.id / "metrics.json").exists())
     sections = [("Runs", f"{present} of {len(manifest.runs)} runs have results in {results}.")]
-    for title, text in (("Table 3 (RQ2)", table3(rows, manifest, fmt)), ("Table 4 (RQ4)", table4(rows, manifest, fmt)),
+    for title, text in (("Table 3 (RQ2)", table3(rows, manifest, fmt)), ("Table 4 (RQ4)", table4(rows, manifest, fmt, results)),
                         ("Other reference numbers", other_references(rows, fmt))):
         if text:
             sections.append((title, text))
@@ -168,6 +205,9 @@ def build_sections(manifest, results: Path, fmt: str) -> tuple[list[tuple[str, s
         sections.append(("Reference numbers", "(this manifest gives no reference numbers)"))
     if aggregates:
         sections.append(("Aggregates", aggregate_table(aggregates, fmt)))
+    all_results = results_table(manifest, results, fmt)
+    if all_results:
+        sections.append(("All results (both CodeBLEU variants, both APPS verdict modes)", all_results))
     if claims:
         sections.append(("Headline claims", claims_section(claims, fmt)))
     failed = (any(r["verdict"] == FAIL for r in rows + aggregates) or any(c["verdict"] == "fails" for c in claims))
