@@ -93,15 +93,16 @@ cmd_base_image() {
   answers || die "no Docker engine answers (run: bash docker/engine.sh start)"
   if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then say "$BASE_TAG exists (cached)"; return 0; fi
   command -v debootstrap >/dev/null || apt_install debootstrap
-  local dir mirror
-  dir="$(mktemp -d /var/tmp/repro-minbase.XXXXXX)"
-  trap 'rm -rf "$dir"' EXIT
+  local mirror
+  ROOTFS_DIR="$(mktemp -d /var/tmp/repro-minbase.XXXXXX)"
+  trap 'rm -rf "$ROOTFS_DIR" "$ROOTFS_DIR.log"' EXIT
+  local dir="$ROOTFS_DIR"
   mirror="$(debian_mirror)"
   say "debootstrap --variant=minbase --include=python3,python3-numpy bookworm from $mirror"
   debootstrap --variant=minbase --include=python3,python3-numpy bookworm "$dir" "$mirror" \
     > "$dir.log" 2>&1 || die "debootstrap failed: $(tail -n 5 "$dir.log" | tr '\n' ' ')"
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir.log"
-  tar -C "$dir" -c . | docker import -q --message "debootstrap minbase bookworm from $mirror" - "$BASE_TAG" >/dev/null \
+  tar -C "$dir" -c . | docker import --message "debootstrap minbase bookworm from $mirror" - "$BASE_TAG" >/dev/null \
     || die "docker import failed"
   say "imported $BASE_TAG"
 }
@@ -118,8 +119,14 @@ cmd_sandbox_image() {
     base="$BASE_TAG"
   fi
   # Host network for the build only: apt-get runs when the base lacks python3-numpy.
-  docker build -q --network host --build-arg BASE_IMAGE="$base" -t "$SANDBOX_TAG" \
-    docker/sandbox >/dev/null || die "docker build of $SANDBOX_TAG failed"
+  local log; log="$(mktemp)"
+  if ! docker build -q --network host --build-arg BASE_IMAGE="$base" -t "$SANDBOX_TAG" \
+       docker/sandbox >"$log" 2>&1; then
+    grep -v -e DEPRECATED -e 'legacy builder' -e buildx "$log" >&2 || true
+    rm -f "$log"
+    die "docker build of $SANDBOX_TAG failed"
+  fi
+  rm -f "$log"
   say "built $SANDBOX_TAG ($(docker image inspect --format '{{.Id}}' "$SANDBOX_TAG"))"
 }
 
