@@ -2,7 +2,7 @@
 server, the sandbox backends, and one process per program as the reference harness does.
 
 Writes docs/performance/sandbox.md. Workload: PROGRAMS programs x TESTS stdin tests of a
-small a*b program, on SLOTS parallel slots.
+small a*b program, on SLOTS parallel slots; plus the time to start and close a pool.
 """
 from __future__ import annotations
 
@@ -81,15 +81,34 @@ def backend_runs(backend, mode):
     return run
 
 
+def pool_start(backend):
+    start = time.perf_counter()
+    with open_backend(backend) as sb:
+        opened = time.perf_counter() - start
+        sb.run("pass")
+    return opened, time.perf_counter() - start
+
+
+def docker_engine():
+    try:
+        from repro.sandbox.docker_backend import IMAGE, connect
+        client, version, image = connect()
+        client.close()
+        return f"Docker engine {version}, image {IMAGE} ({image.id[:19]})"
+    except SandboxUnavailable as exc:
+        return str(exc).splitlines()[0]
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                 if line.startswith("model name")), platform.processor())
-    versions = {name: metadata.version(name) for name in ("pyseccomp", "numpy", "tqdm")}
+    versions = {name: metadata.version(name)
+                for name in ("pyseccomp", "docker", "numpy", "tqdm")}
     bwrap = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
     return (f"- CPU: {cpu}, {os.cpu_count()} cores; kernel {platform.release()}\n"
             f"- host Python {platform.python_version()}; sandbox python "
             f"{subprocess.run(['/usr/bin/python3', '-V'], capture_output=True, text=True).stdout.strip()}; "
-            f"{bwrap or 'bwrap absent'}\n- packages: {versions}\n")
+            f"{bwrap or 'bwrap absent'}; {docker_engine()}\n- packages: {versions}\n")
 
 
 def main():
@@ -119,6 +138,14 @@ def main():
             ratio = f"{r['seconds'] and base[mode]['seconds'] / r['seconds']:.0%}"
         lines.append(f"| {r['setup']} | {r['seconds']:.2f} | {r['programs_per_s']:.1f} | "
                      f"{r['tests_per_s']:.0f} | {ratio} |")
+    lines += ["", "Starting a pool of 2 slots (and closing it after one run):", "",
+              "| backend | open seconds | open + run + close seconds |", "|---|---|---|"]
+    for backend in ("bubblewrap", "docker"):
+        try:
+            opened, total = pool_start(backend)
+            lines.append(f"| {backend} | {opened:.2f} | {total:.2f} |")
+        except SandboxUnavailable as exc:
+            lines.append(f"| {backend} | skipped: {str(exc).splitlines()[0]} | |")
     text = "\n".join(lines) + "\n"
     write_atomic(ROOT / "docs" / "performance" / "sandbox.md", text)
     print(text)

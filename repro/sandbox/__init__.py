@@ -18,13 +18,21 @@ __all__ = ["open_sandbox", "Sandbox", "SandboxUnavailable", "BACKENDS", "UNSAFE_
 
 def _launcher(backend: str):
     if backend == "docker":
-        raise SandboxUnavailable(
-            "docker: the Docker backend is not part of this version yet "
-            "(use bubblewrap: `bash .ci/install-sandbox.sh`)")
+        from .docker_backend import DockerLauncher
+        return DockerLauncher()
     if backend == "bubblewrap":
         from .bubblewrap import BubblewrapLauncher
         return BubblewrapLauncher()
     raise ValueError(backend)
+
+
+def selection(requested: str, chosen: str, reasons: list[str]) -> str:
+    """Why `chosen` runs: asked for by name, or what `auto` found on its way there."""
+    if requested != "auto":
+        return f"{chosen}: requested by name"
+    if chosen == "docker":
+        return "auto: docker (an engine answers and the sandbox image exists)"
+    return f"auto: {chosen}, because " + "; ".join(reasons)
 
 
 def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = False,
@@ -46,13 +54,18 @@ def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = Fal
         if name == "unsafe-subprocess":
             break
         try:
-            return Sandbox(_launcher(name), slots=slots, limits=limits)
+            sandbox = Sandbox(_launcher(name), slots=slots, limits=limits)
         except SandboxUnavailable as exc:
             reasons.append(str(exc))
+            continue
+        sandbox.selection = selection(backend, name, reasons)
+        return sandbox
     if allow_unsafe and backend in ("auto", "unsafe-subprocess"):
         from .unsafe import UnsafeSubprocessLauncher
-        return Sandbox(UnsafeSubprocessLauncher(), slots=slots, limits=limits,
-                       warning=UNSAFE_WARNING)
+        sandbox = Sandbox(UnsafeSubprocessLauncher(), slots=slots, limits=limits,
+                          warning=UNSAFE_WARNING)
+        sandbox.selection = selection(backend, "unsafe-subprocess", reasons)
+        return sandbox
     if backend != "auto":
         raise SandboxUnavailable(reasons[0])
     raise SandboxUnavailable(

@@ -47,6 +47,10 @@ class WorkerProcess:
     def destroy(self) -> None:
         raise NotImplementedError
 
+    def describe_failure(self) -> str:
+        """What the backend knows about a worker that did not start (for the error)."""
+        return ""
+
 
 class PipeWorker(WorkerProcess):
     """A worker that is a local child process talking over its stdin/stdout pipes."""
@@ -113,10 +117,11 @@ class Slot:
         self.buffer = b""
         line = self.read_line(time.monotonic() + STARTUP_SECONDS)
         if line is None or not line.get("ready"):
+            detail = self.process.describe_failure()
             self.stop()
             raise SandboxUnavailable(
                 f"{self.launcher.name}: the worker of slot {self.index} did not start "
-                f"(answer: {line!r})")
+                f"(answer: {line!r})" + (f"; {detail}" if detail else ""))
         self.ready = line
 
     def stop(self) -> None:
@@ -156,6 +161,8 @@ class Slot:
 
 class Sandbox:
     """A pool of worker slots behind one backend. Thread-safe; use as a context manager."""
+
+    selection: str | None = None  # why `open_sandbox("auto")` chose this backend
 
     def __init__(self, launcher: Launcher, slots: int = 2, limits: dict | None = None,
                  warning: str | None = None):
@@ -232,6 +239,8 @@ class Sandbox:
                "limits": dict(self.limits), "worker_python": ready.get("python"),
                "worker_numpy": ready.get("numpy"),
                "restarts": sum(s.restarts for s in self.slots), **self.launcher.info()}
+        if self.selection:
+            out["selection"] = self.selection
         if self.warning:
             out["warning"] = self.warning
         return out
