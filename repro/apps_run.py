@@ -4,8 +4,8 @@ saved, then scored.
 Each candidate becomes a program (starter code + completion, or a reference solution as
 is), runs inside the sandbox in `paper` mode (the reference harness's verdicts, what the
 paper's numbers mean) and in `strict` mode, and both modes' per-test records are written
-(`apps_results.paper.jsonl`, `apps_results.strict.jsonl`) so every APPS metric can be
-recomputed without executing anything again.
+(`apps_results.{paper,strict}.jsonl`: verdicts; `apps_details.{paper,strict}.jsonl`: per-test
+times and error texts) so every APPS metric can be recomputed without executing anything again.
 """
 from __future__ import annotations
 
@@ -68,9 +68,12 @@ def evaluate(test: list[dict], candidates: list[list[str]], out_dir: Path, *, fr
         info = sandbox.info()
         for mode in modes:
             recs = execute(progs, problems, mode=mode, sandbox=sandbox, progress=progress)
-            for r, p in zip(recs, progs):
-                r.setdefault("difficulty", problems[p["problem_id"]]["difficulty"])
+            # Verdicts are deterministic and pinned; per-test wall times and error texts (which
+            # can name the backend) are not, so they live in their own file, like resources.json.
+            details = [{"problem_id": r["problem_id"], "sample": r["sample"], "times": r.pop("times", None),
+                        "errors": r.pop("errors", None)} for r in recs]
             records.write_jsonl(Path(out_dir) / f"apps_results.{mode}.jsonl", recs)
+            records.write_jsonl(Path(out_dir) / f"apps_details.{mode}.jsonl", details)
             prefix = "apps" if mode == "paper" else "apps-strict"
             metrics.update(flatten(score_apps(recs, ks=ks), prefix))
     return metrics, info

@@ -29,7 +29,8 @@ def test_unsafe_backend_warns_loudly(capsys):
     assert "UNSANDBOXED" in capsys.readouterr().err
 
 
-def test_docker_unavailable_says_why():
+def test_docker_unavailable_says_why(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")  # no engine there
     with pytest.raises(SandboxUnavailable, match="docker"):
         open_sandbox("docker", slots=1)
 
@@ -46,7 +47,8 @@ def test_auto_picks_a_safe_backend(bwrap_reason):
         return
     with open_sandbox("auto", slots=2) as sb:
         info = sb.info()
-    assert info["backend"] == "bubblewrap" and "warning" not in info
+    expected = "docker" if unavailable_reason("docker") is None else "bubblewrap"
+    assert info["backend"] == expected and "warning" not in info
     assert info["slots"] == 2 and info["limits"]["memory_bytes"] > 0
     assert info["worker_numpy"], "the sandbox python must have numpy (reference pre-imports it)"
 
