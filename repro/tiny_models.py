@@ -143,10 +143,16 @@ def ensure_tiny(key: str, progress: bool = True) -> Path:
     """Directory of tiny model `key`, built if missing."""
     from repro.pins import check_files
 
+    import fcntl
+
     out = artifacts_dir() / "models" / key
-    if not (out / "config.json").exists():
-        if progress:
-            print(f"building tiny model {key} (offline, deterministic) -> {out}", flush=True)
-        build_tiny(key, out, progress=progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time (parallel shards or test workers on one machine); the others wait.
+    with open(out.parent / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "config.json").exists():
+            if progress:
+                print(f"building tiny model {key} (offline, deterministic) -> {out}", flush=True)
+            build_tiny(key, out, progress=progress)
     check_files(out, key, "models.sha256", "tiny model")
     return out
