@@ -84,7 +84,9 @@ def _load_file_split(spec: DatasetSpec, split: str) -> list[dict]:
         from repro.pins import check_files
 
         path = bundled_path(spec, split)
-        check_files(path.parent.parent, spec.bundled_dir, "data.sha256", "bundled data")
+        check_files(path.parent, spec.bundled_dir, "data.sha256", "bundled data",
+                    fix="restore it with `git checkout repro/bundled`, or re-pin with `make checksums` "
+                        "if the change is intended")
         rows = _read_records(path, "jsonl")
     else:
         rows = []

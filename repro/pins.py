@@ -18,7 +18,7 @@ def pinned(name: str) -> dict[str, str] | None:
     return records.parse_sums(path.read_text(), str(path))
 
 
-def check_files(root: Path, prefix: str, sums_name: str, what: str) -> None:
+def check_files(root: Path, prefix: str, sums_name: str, what: str, fix: str | None = None) -> None:
     """Every file pinned under `prefix/` in checksums/<sums_name> must match root/<file>."""
     entries = pinned(sums_name)
     if entries is None:
@@ -29,8 +29,22 @@ def check_files(root: Path, prefix: str, sums_name: str, what: str) -> None:
         if not p.exists() or records.sha256_file(p) != digest:
             raise UserError(f"{what} file {p} does not match its pinned checksum",
                             file=str(CHECKSUMS_DIR / sums_name), field=f"{prefix}/{rel}",
-                            fix=f"delete {root} to rebuild it; if it still differs, this machine computes "
-                                "differently from the reference machine (see docs/DETERMINISM.md)")
+                            fix=fix or (f"delete {root} to rebuild it; if it still differs, this machine computes "
+                                        "differently from the reference machine (see docs/DETERMINISM.md)"))
+
+
+def check_file(path: Path, name: str, sums_name: str, what: str) -> None:
+    """One pinned file (entry `name` of checksums/<sums_name>) must match `path`."""
+    digest = (pinned(sums_name) or {}).get(name)
+    if digest is not None and records.sha256_file(path) != digest:
+        raise UserError(f"{what} {path} does not match its pinned checksum", file=str(CHECKSUMS_DIR / sums_name),
+                        field=name, fix="restore it with `git checkout`, or re-pin with `make checksums` if the change is intended")
+
+
+def write_pin(path: Path, name: str, sums_name: str) -> Path:
+    entries = dict(pinned(sums_name) or {})
+    entries[name] = records.sha256_file(path)
+    return records.write_atomic(CHECKSUMS_DIR / sums_name, records.format_sums(entries))
 
 
 def write_pins(root: Path, prefix: str, sums_name: str) -> Path:

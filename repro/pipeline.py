@@ -154,7 +154,7 @@ def _load(run: Run, progress: bool, weights_from: Path | None = None, for_traini
         model = method.wrap(model, spec, run.config["tuning"], tokenizer, path)
     elif weights_from is not None:
         model = method.load_trained(model, weights_from, spec)
-    return spec, method, tokenizer, model, on_gpu
+    return spec, method, tokenizer, model, on_gpu, path
 
 
 def _trainable(model) -> dict:
@@ -180,14 +180,14 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> di
         train_rows = training_pairs(load_split(cfg["dataset"], "train"), template)
         val_rows = training_pairs(load_split(cfg["dataset"], "validation"), template)
     with clock.stage("load"):
-        spec, method, tokenizer, model, on_gpu = _load(run, progress, for_training=True)
+        spec, method, tokenizer, model, on_gpu, model_dir = _load(run, progress, for_training=True)
     params = _trainable(model)
     with clock.stage("train"):
         stats = training.train(model, tokenizer, train_rows, val_rows, cfg["tuning"], seq2seq=spec.is_seq2seq,
                                seed=cfg["seed"], on_gpu=on_gpu, progress=progress)
     with clock.stage("save"):
         method.save(model, tokenizer, tmp_dir / "weights")
-        _strip_nondeterministic(tmp_dir / "weights")
+        _strip_machine_paths(tmp_dir / "weights", str(model_dir), spec.key)
     metrics = {**params, **{k: v for k, v in stats.items() if k not in ("precision", "world_size")}}
     records.write_json(tmp_dir / "metrics.json", metrics)
     train_stage = clock.stages["train"]
@@ -204,15 +204,16 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> di
                      "world_size": stats["world_size"], "notes": notes}}
 
 
-def _strip_nondeterministic(weights_dir: Path) -> None:
-    """peft writes the absolute base-model path into adapter_config.json; make it relative-free."""
-    cfg_path = weights_dir / "adapter_config.json"
-    if cfg_path.exists():
-        data = json.loads(cfg_path.read_text())
-        base = data.get("base_model_name_or_path")
-        if base and Path(base).is_absolute():
-            data["base_model_name_or_path"] = Path(base).name
-        records.write_json(cfg_path, data)
+def _strip_machine_paths(weights_dir: Path, model_dir: str, model_key: str) -> None:
+    """peft writes the local base model's absolute path into adapter_config.json and its model
+    card; put the registry key there instead, so outputs do not depend on the checkout's path."""
+    if not Path(model_dir).is_absolute():
+        return  # a hub id: nothing machine-specific
+    for p in sorted(weights_dir.rglob("*")):
+        if p.suffix in (".json", ".md") and p.is_file():
+            text = p.read_text(encoding="utf-8")
+            if model_dir in text:
+                records.write_atomic(p, text.replace(model_dir, model_key))
 
 
 def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, clock: StageClock,
@@ -257,7 +258,7 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
         candidates = [_reference_solutions(s, cfg["generation"]["num_return_sequences"]) for s in test]
     else:
         with clock.stage("load"):
-            spec, method, tokenizer, model, on_gpu = _load(run, progress, weights_from=weights)
+            spec, method, tokenizer, model, on_gpu, _ = _load(run, progress, weights_from=weights)
         with clock.stage("generate"):
             candidates = generation.generate(model, tokenizer, prompts, cfg["generation"], seq2seq=spec.is_seq2seq,
                                              seed=cfg["seed"], progress=progress,

@@ -34,7 +34,10 @@ def corpus_lines() -> list[str]:
     import json
     import random
 
+    from repro.pins import check_file
+
     bundled = resources.files("repro").joinpath("bundled")
+    check_file(Path(str(bundled.joinpath("pretrain.txt"))), "pretrain.txt", "data.sha256", "bundled corpus")
     lines = [ln for ln in bundled.joinpath("pretrain.txt").read_text(encoding="utf-8").splitlines() if ln.strip()]
     unpaired = []
     for rel in ("conala/train.jsonl", "codealpacapy/train.jsonl"):

@@ -77,6 +77,9 @@ CASES = {
         {"inputs": [[3, 4]], "outputs": [[3, 4]], "fn_name": "pair"}, [True], [True]),
     "call_first_element_of_expected": (
         "def mul(a, b):\n    return a * b",
+        {"inputs": [[3, 4]], "outputs": [[12]], "fn_name": "mul"}, [True], [True]),
+    "call_wrapped_answer_returned_as_is": (
+        "def mul(a, b):\n    return [a * b]",
         {"inputs": [[3, 4]], "outputs": [[12]], "fn_name": "mul"}, [True], [False]),
     "call_dict_argument_int_keys": (
         "def total(d):\n    return sum(d)",

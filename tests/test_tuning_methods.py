@@ -20,6 +20,7 @@ from repro.train import train
 METHODS = ["full-ft", "lora", "ia3", "prompt-tuning", "prefix-tuning", "qlora-8bit", "qlora-4bit"]
 FAMILIES = ["tiny-llama", "tiny-t5", "tiny-codegen"]
 PROMPTS = ["### Instruction:\nsort list `a`\n### Response:\n",
+           "### Instruction:\nsort list `b`\n### Response:\n",   # same length: prompt tuning batches these
            "### Instruction:\nget the keys of dictionary `inventory` quickly\n### Response:\n",
            "### Instruction:\nx\n### Response:\n",
            "### Instruction:\nconvert string `s` to integer\n### Response:\n"]
@@ -63,7 +64,10 @@ def test_method_trains_saves_reloads_and_batches(key, method, tiny_dirs, tmp_pat
     assert curve[-1] < curve[0], curve
 
     equal_len = method == "prompt-tuning"
-    batched = generate(model, tok, PROMPTS, GEN, seq2seq=spec.is_seq2seq, seed=0, batch_size=4,
+    if equal_len:
+        lengths = [len(tok(p)["input_ids"]) for p in PROMPTS]
+        assert len(set(lengths)) < len(lengths), "the test needs a real equal-length batch"
+    batched = generate(model, tok, PROMPTS, GEN, seq2seq=spec.is_seq2seq, seed=0, batch_size=5,
                        equal_length_batches=equal_len, progress=False)
     single = generate(model, tok, PROMPTS, GEN, seq2seq=spec.is_seq2seq, seed=0, batch_size=1, progress=False)
     assert batched == single

@@ -7,13 +7,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from repro.pins import write_pins  # noqa: E402
+from repro.pins import write_pin, write_pins  # noqa: E402
 from repro.registry import MODELS  # noqa: E402
 from repro.tiny_models import artifacts_dir, build_tiny  # noqa: E402
 
 bundled = Path(__file__).resolve().parent.parent / "repro" / "bundled"
 for d in sorted(p for p in bundled.iterdir() if p.is_dir()):
     print("data:", write_pins(d, d.name, "data.sha256"), d.name)
+print("data:", write_pin(bundled / "pretrain.txt", "pretrain.txt", "data.sha256"), "pretrain.txt")
 for key, spec in MODELS.items():
     if spec.tiny:
         out = artifacts_dir() / "models" / key
