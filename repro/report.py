@@ -244,6 +244,7 @@ def write_report(manifest, results: Path, out_dir: Path, fmt: str = "simple") ->
     records.write_atomic(out_dir / "report.md", _render(manifest, md_sections, figures, "##"))
     plain = _render(manifest, plain_sections, figures, "==")
     records.write_atomic(out_dir / "report.txt", plain)
+    records.write_sums(out_dir)  # so `repro verify` covers a report written inside a results directory
     print(_render(manifest, md_sections, figures, "##") if fmt == "github" else plain)
     print(f"wrote {out_dir / 'report.md'}, {out_dir / 'report.txt'} and {out_dir / 'figures'}/")
     return 1 if failed else 0
