@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from repro.registry import DATASETS, MODELS
 
@@ -76,6 +75,8 @@ def fit_memory_model() -> dict[str, tuple[float, float]]:
         points.setdefault(family(method), []).append((p, peak - p * weight_bytes(model, method)))
     fit = {}
     for fam, pts in points.items():
+        import numpy as np  # only `plan` needs it; `repro list` stays light
+
         x, y = np.array([p for p, _ in pts]), np.array([v for _, v in pts])
         k, c = np.polyfit(x, y, 1)
         fit[fam] = (float(k), float(c))
@@ -245,6 +246,8 @@ def calibration_text(fmt: str = "simple") -> str:
     from tabulate import tabulate
 
     rows = calibration()
+    import numpy as np
+
     errors = np.array([r["error_gb"] for r in rows])
     fit = memory_fit()
     head = "; ".join(f"{f}: k={k:.3f} GB/B, c={c:.2f} GB" for f, (k, c) in sorted(fit.items()))
