@@ -15,7 +15,7 @@ from repro.registry import MODELS
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "manifests" / "paper"
 CSV_DIR = PAPER / "source"
-SHARED_CSV_DIR = Path("/work/shared/paper")
+SHARED_CSV_DIR = ROOT.parent / "shared" / "paper"   # the study's notes, beside the checkout
 
 
 def _tool():
@@ -104,7 +104,7 @@ def test_committed_manifests_are_what_the_csvs_give():
         assert (PAPER / name).read_text(encoding="utf-8") == text, f"{name} is stale: run tools/make_paper_manifests.py"
 
 
-@pytest.mark.skipif(not SHARED_CSV_DIR.is_dir(), reason="the study notes' folder /work/shared/paper is not on this machine")
+@pytest.mark.skipif(not SHARED_CSV_DIR.is_dir(), reason="the study's notes (../shared/paper beside the checkout) are not on this machine")
 def test_bundled_csvs_match_the_study_notes():
     for p in SHARED_CSV_DIR.glob("*.csv"):
         assert (CSV_DIR / p.name).read_bytes() == p.read_bytes(), p.name

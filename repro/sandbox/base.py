@@ -6,6 +6,8 @@ deadlines, and restarting a slot whose worker died, hung or was killed by a prog
 """
 from __future__ import annotations
 
+import abc
+
 import json
 import os
 import queue
@@ -34,18 +36,18 @@ class SandboxUnavailable(RuntimeError):
     """The requested backend cannot run on this machine (the message says why)."""
 
 
-class WorkerProcess:
+class WorkerProcess(abc.ABC):
     """A started worker: bytes in, bytes out, and a way to destroy it."""
 
-    def write(self, data: bytes) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None: ...
 
+    @abc.abstractmethod
     def read_some(self, timeout: float) -> bytes | None:
         """Bytes read (b'' at end of stream), or None when nothing came in time."""
-        raise NotImplementedError
 
-    def destroy(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def destroy(self) -> None: ...
 
     def describe_failure(self) -> str:
         """What the backend knows about a worker that did not start (for the error)."""
@@ -93,7 +95,8 @@ class Launcher:
     limits: dict = DEFAULT_LIMITS
 
     def spawn(self, slot: int, worker_dir: Path) -> WorkerProcess:
-        raise NotImplementedError
+        """Start the worker of `slot` (each backend overrides this)."""
+        raise SandboxUnavailable(f"{type(self).__name__} cannot start workers")
 
     def info(self) -> dict:
         return {}

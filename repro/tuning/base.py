@@ -42,8 +42,9 @@ class PeftMethod(TuningMethod):
     is_peft = True
     needs_training = True
 
-    def peft_config(self, spec, cfg: dict, tokenizer, model_path: str):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def peft_config(self, spec, cfg: dict, tokenizer, model_path: str):
+        """The peft config of this method (each adapter method overrides this)."""
+        raise TypeError(f"{type(self).__name__} defines no peft config")
 
     def wrap(self, model, spec, cfg, tokenizer, model_path):
         from peft import get_peft_model
