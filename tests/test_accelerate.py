@@ -1,4 +1,6 @@
-"""`accelerate launch` with two CPU processes: both ranks train, rank 0 alone writes the run."""
+"""Data-parallel training with two CPU processes (gloo): both ranks train, rank 0 alone writes
+the run. Launched with torch.distributed.run, the launcher `accelerate launch` itself uses for
+multi-GPU (its multi-CPU mode needs MPI); Trainer sets up the process group through accelerate."""
 import json
 import os
 import subprocess
@@ -25,9 +27,8 @@ def test_two_process_training_writes_one_verified_run(tmp_path):
     out = tmp_path / "results"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
                REPRO_ARTIFACTS=os.environ.get("REPRO_ARTIFACTS", str(REPO / "artifacts")))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-           str(REPO / "configs" / "accelerate" / "cpu-2proc.yaml"), "-m", "repro", "run", "lora-train",
-           "--manifest", str(manifest), "--out", str(out), "-q"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+           "-m", "repro", "run", "lora-train", "--manifest", str(manifest), "--out", str(out), "-q"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert [p.name for p in out.iterdir()] == ["lora-train"]
