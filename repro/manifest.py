@@ -224,7 +224,12 @@ def _read_yaml(path: Path) -> Any:
                             fix="fix the YAML syntax (indentation, quotes, colons)")
 
 
-def _check_run(run: dict, file: str) -> None:
+# Largest model a run may fully fine-tune, unless the manifest's `limits` says otherwise (the
+# first study ran full fine-tuning for its small models only).
+DEFAULT_FULL_FT_MAX_PARAMETERS = 1e9
+
+
+def _check_run(run: dict, file: str, limits: dict | None = None) -> None:
     rid = run["id"]
 
     def bad(field_name, msg, fix, expected=None):
@@ -255,9 +260,11 @@ def _check_run(run: dict, file: str) -> None:
         if method != "none" and not run.get("adapter_from"):
             bad("adapter_from", f"an evaluation with tuning method '{method}' must name the train run that made its weights",
                 "add `adapter_from: <train run id>` (or set `tuning.method: none`)")
-    if method == "full-ft" and MODELS[run["model"]].parameters > 1e9:
+    full_ft_max = (limits or {}).get("full_ft_max_parameters", DEFAULT_FULL_FT_MAX_PARAMETERS)
+    if method == "full-ft" and full_ft_max is not None and MODELS[run["model"]].parameters > full_ft_max:
         bad("tuning.method", "full fine-tuning is only run for the small models in the study",
-            "use a PEFT method for models above 1B parameters")
+            f"use a PEFT method for models above {full_ft_max:g} parameters, or raise the manifest's "
+            "`limits.full_ft_max_parameters`")
     from repro.metrics import SCORERS
 
     for name in run["metrics"]:
@@ -308,7 +315,7 @@ def _load_file(path: Path) -> tuple[dict, list[dict]]:
         merged["_given_quant"] = given_quant
         for r in _expand(merged, file):
             r["study"] = doc["study"]
-            _check_run(r, file)
+            _check_run(r, file, doc.get("limits"))
             runs.append((_resolve(r, file), file))
     return doc, runs
 
@@ -370,6 +377,8 @@ def load_manifest(path: str | Path) -> Manifest:
 
 
 def claim_side_runs(side) -> list[str]:
+    if isinstance(side, dict) and "value" in side:  # a constant
+        return []
     if isinstance(side, str):
         return [side]
     if isinstance(side, list):
