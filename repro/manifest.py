@@ -83,6 +83,7 @@ class Manifest:
     runs: list[Run]
     claims: list[dict] = field(default_factory=list)
     description: str = ""
+    report_tables: list[dict] = field(default_factory=list)   # tables `repro report` prints
 
     def get(self, run_id: str) -> Run:
         for r in self.runs:
@@ -332,13 +333,14 @@ def load_manifest(path: str | Path) -> Manifest:
     else:
         raise ManifestError("no such manifest", file=str(path),
                             fix="pass an existing file, e.g. manifests/smoke.yaml")
-    studies, claims, runs, desc = set(), [], [], ""
+    studies, claims, runs, desc, tables = set(), [], [], "", []
     seen: dict[str, str] = {}
     for f in files:
         doc, file_runs = _load_file(f)
         studies.add(doc["study"])
         desc = desc or doc.get("description", "")
         claims += [dict(c, source=str(f)) for c in doc.get("claims") or []]
+        tables += doc.get("report_tables") or []
         for cfg, file in file_runs:
             rid = cfg["id"]
             if rid in seen:
@@ -373,7 +375,8 @@ def load_manifest(path: str | Path) -> Manifest:
                         raise ManifestError(f"claim '{c['id']}' names unknown run '{rid}'", file=c["source"],
                                             field=f"claims.{c['id']}.checks.{i}.{side}",
                                             fix="use run ids that exist in the manifest")
-    return Manifest(path=str(path), study=studies.pop(), runs=runs, claims=claims, description=desc)
+    return Manifest(path=str(path), study=studies.pop(), runs=runs, claims=claims, description=desc,
+                    report_tables=tables)
 
 
 def claim_side_runs(side) -> list[str]:

@@ -296,6 +296,6 @@ def _drop_over_block_size(test, prompts, chosen, tokenizer, model, block_size: i
 
 def _reference_solutions(row: dict, n: int) -> list[str]:
     sols = row["code"]
-    if isinstance(sols, str):
-        sols = json.loads(sols)
+    if isinstance(sols, str):  # APPS: a JSON list of solutions; other datasets: one solution
+        sols = json.loads(sols) if sols.lstrip().startswith("[") else [sols]
     return list(sols[:n])

@@ -80,6 +80,10 @@ class DatasetSpec:
     # N problems to validation and the rest to training (the authors' code, TOSEM revision).
     validation_from_train: int | None = None
     test_per_difficulty: int | None = None   # APPS: the first N test problems of each difficulty
+    # For `repro plan` (datasets the plan module has no table for): split sizes (None: not
+    # known here) and assumed prompt and generated tokens per sample.
+    split_sizes: tuple[int | None, int | None, int | None] | None = None
+    plan_tokens: tuple[int, int] | None = None
 
 
 _CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
@@ -139,9 +143,13 @@ _HEX = dict(task="java-exec", intent_field="prompt", code_field="canonical_solut
             splits={"test": "test"}, file_format="jsonl.gz")
 M2T_CONFIG = "fm+fc+c+m+f+t+tc"
 DATASETS.update({d.key: d for d in [
+    # Test split: 1,017 rows (PROTOCOL.md); train/validation sizes are not given by the study.
+    # Token assumptions for `plan`: a focal class + test opening ~600 tokens, a test ~120.
     DatasetSpec("methods2test-small", hub_id="andstor/methods2test_small", bundled_dir=None, **_M2T,
+                split_sizes=(None, None, 1017), plan_tokens=(600, 120),
                 hub_files={s: f"*{M2T_CONFIG}/*{s}*.parquet" for s in ("train", "validation", "test")}),
     DatasetSpec("humaneval-x-java", hub_id="THUDM/humaneval-x", bundled_dir=None, **_HEX,
+                split_sizes=(None, None, 164), plan_tokens=(200, 100),
                 hub_files={"test": "data/java/data/humaneval.jsonl.gz"}),
     DatasetSpec("methods2test-bundled", hub_id=None, bundled_dir="methods2test",
                 **{**_M2T, "file_format": "jsonl"}),

@@ -95,8 +95,10 @@ def salvage(prediction: str) -> str | None:
 
 
 def parses_as_is(prediction: str) -> bool:
-    """Stricter view, reported beside validity: the wrapped prediction parses without a cut."""
-    return first_error_line(WRAPPER + prediction + OUTER_CLOSE) is None
+    """Stricter view, reported beside validity: the wrapped prediction parses without a cut
+    (with the dummy class's closing brace added when the prediction does not close it)."""
+    wrapped = WRAPPER + prediction
+    return first_error_line(wrapped) is None or first_error_line(wrapped + OUTER_CLOSE) is None
 
 
 def score(predictions: list[str]) -> dict:
