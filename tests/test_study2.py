@@ -183,7 +183,7 @@ def test_salvage_rule():
     assert salvage(runaway).startswith("        a();\n    }\n\n    @Test\n    public void testB() {")
     # lines keep their newline when dropped from the end, as in the study's script
     assert rebalance("a {\nb {\nc {\nd {") == "a {\nb {\n" + "\n    }\n\n}"
-    assert rebalance("x {\n{\n{\n{") is None
+    assert rebalance("x {{{\n{") is None   # never one or two open braces
 
 
 def test_java_syntax_scorer_counts_salvaged(tmp_path):
