@@ -24,3 +24,5 @@ if [ -x "$PY" ]; then
   done
 fi
 bwrap --version
+# Java tests (the unit-test study): JDK, JUnit 4, JaCoCo.
+bash .ci/install-java.sh

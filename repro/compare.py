@@ -50,6 +50,8 @@ def compare_all(manifest: Manifest, results: Path, runs: list[Run] | None = None
 
 
 def _side_value(side, metric: str | None, results: Path):
+    if isinstance(side, dict) and "value" in side:  # a constant, e.g. "more than 80 %"
+        return float(side["value"]), None
     if isinstance(side, dict):
         runs, metric, agg, factor = side["runs"], side.get("metric", metric), side.get("agg", "max"), side.get("factor", 1.0)
     else:

@@ -30,6 +30,11 @@ def _read_records(path: Path, fmt: str) -> list[dict]:
             return data if isinstance(data, list) else data.get("data", [data])
         except json.JSONDecodeError:  # JSON lines with a .json name
             return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if fmt == "jsonl.gz":
+        import gzip
+
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -97,3 +102,22 @@ def _load_file_split(spec: DatasetSpec, split: str) -> list[dict]:
         r.setdefault("code", r.get(spec.code_field))
         r.setdefault("_index", i)
     return rows
+
+
+def over_block_size(prompts: list[str], references: list[str], tokenizer, limit: int, *,
+                    reference_special_tokens: bool = True) -> list[int]:
+    """Indices of the samples whose prompt + reference take more than `limit` tokens.
+
+    The unit-test study drops such samples instead of truncating them, so the test set
+    depends on the tokenizer (methods2test_small: 1,002 rows for StarCoder, 984 for CodeGen,
+    983 for CodeLlama). Evaluation counts the reference as tokenized on its own (special
+    tokens included) against block size - 1; training counts prompt + target as fed to the
+    model against the block size.
+    """
+    over = []
+    for i, (prompt, reference) in enumerate(zip(prompts, references)):
+        n = len(tokenizer(prompt)["input_ids"])
+        n += len(tokenizer(reference, add_special_tokens=reference_special_tokens)["input_ids"])
+        if n > limit:
+            over.append(i)
+    return over

@@ -83,6 +83,7 @@ class Manifest:
     runs: list[Run]
     claims: list[dict] = field(default_factory=list)
     description: str = ""
+    report_tables: list[dict] = field(default_factory=list)   # tables `repro report` prints
 
     def get(self, run_id: str) -> Run:
         for r in self.runs:
@@ -224,7 +225,12 @@ def _read_yaml(path: Path) -> Any:
                             fix="fix the YAML syntax (indentation, quotes, colons)")
 
 
-def _check_run(run: dict, file: str) -> None:
+# Largest model a run may fully fine-tune, unless the manifest's `limits` says otherwise (the
+# first study ran full fine-tuning for its small models only).
+DEFAULT_FULL_FT_MAX_PARAMETERS = 1e9
+
+
+def _check_run(run: dict, file: str, limits: dict | None = None) -> None:
     rid = run["id"]
 
     def bad(field_name, msg, fix, expected=None):
@@ -255,9 +261,11 @@ def _check_run(run: dict, file: str) -> None:
         if method != "none" and not run.get("adapter_from"):
             bad("adapter_from", f"an evaluation with tuning method '{method}' must name the train run that made its weights",
                 "add `adapter_from: <train run id>` (or set `tuning.method: none`)")
-    if method == "full-ft" and MODELS[run["model"]].parameters > 1e9:
+    full_ft_max = (limits or {}).get("full_ft_max_parameters", DEFAULT_FULL_FT_MAX_PARAMETERS)
+    if method == "full-ft" and full_ft_max is not None and MODELS[run["model"]].parameters > full_ft_max:
         bad("tuning.method", "full fine-tuning is only run for the small models in the study",
-            "use a PEFT method for models above 1B parameters")
+            f"use a PEFT method for models above {full_ft_max:g} parameters, or raise the manifest's "
+            "`limits.full_ft_max_parameters`")
     from repro.metrics import SCORERS
 
     for name in run["metrics"]:
@@ -308,7 +316,7 @@ def _load_file(path: Path) -> tuple[dict, list[dict]]:
         merged["_given_quant"] = given_quant
         for r in _expand(merged, file):
             r["study"] = doc["study"]
-            _check_run(r, file)
+            _check_run(r, file, doc.get("limits"))
             runs.append((_resolve(r, file), file))
     return doc, runs
 
@@ -325,13 +333,14 @@ def load_manifest(path: str | Path) -> Manifest:
     else:
         raise ManifestError("no such manifest", file=str(path),
                             fix="pass an existing file, e.g. manifests/smoke.yaml")
-    studies, claims, runs, desc = set(), [], [], ""
+    studies, claims, runs, desc, tables = set(), [], [], "", []
     seen: dict[str, str] = {}
     for f in files:
         doc, file_runs = _load_file(f)
         studies.add(doc["study"])
         desc = desc or doc.get("description", "")
         claims += [dict(c, source=str(f)) for c in doc.get("claims") or []]
+        tables += doc.get("report_tables") or []
         for cfg, file in file_runs:
             rid = cfg["id"]
             if rid in seen:
@@ -366,10 +375,13 @@ def load_manifest(path: str | Path) -> Manifest:
                         raise ManifestError(f"claim '{c['id']}' names unknown run '{rid}'", file=c["source"],
                                             field=f"claims.{c['id']}.checks.{i}.{side}",
                                             fix="use run ids that exist in the manifest")
-    return Manifest(path=str(path), study=studies.pop(), runs=runs, claims=claims, description=desc)
+    return Manifest(path=str(path), study=studies.pop(), runs=runs, claims=claims, description=desc,
+                    report_tables=tables)
 
 
 def claim_side_runs(side) -> list[str]:
+    if isinstance(side, dict) and "value" in side:  # a constant
+        return []
     if isinstance(side, str):
         return [side]
     if isinstance(side, list):

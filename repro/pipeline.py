@@ -181,6 +181,9 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> di
         val_rows = training_pairs(load_split(cfg["dataset"], "validation"), template)
     with clock.stage("load"):
         spec, method, tokenizer, model, on_gpu, model_dir = _load(run, progress, for_training=True)
+    dropped = {}
+    if cfg["tuning"].get("over_length") == "drop":  # drop, not truncate (the unit-test study)
+        train_rows, val_rows, dropped = _drop_over_length(train_rows, val_rows, tokenizer, model, cfg["tuning"])
     params = _trainable(model)
     with clock.stage("train"):
         stats = training.train(model, tokenizer, train_rows, val_rows, cfg["tuning"], seq2seq=spec.is_seq2seq,
@@ -188,7 +191,7 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> di
     with clock.stage("save"):
         method.save(model, tokenizer, tmp_dir / "weights")
         _strip_machine_paths(tmp_dir / "weights", str(model_dir), spec.key)
-    metrics = {**params, **{k: v for k, v in stats.items() if k not in ("precision", "world_size")}}
+    metrics = {**params, **dropped, **{k: v for k, v in stats.items() if k not in ("precision", "world_size")}}
     records.write_json(tmp_dir / "metrics.json", metrics)
     train_stage = clock.stages["train"]
     records.write_json(tmp_dir / "resources.json", {
@@ -216,6 +219,21 @@ def _strip_machine_paths(weights_dir: Path, model_dir: str, model_key: str) -> N
                 records.write_atomic(p, text.replace(model_dir, model_key))
 
 
+def _drop_over_length(train_rows, val_rows, tokenizer, model, tuning: dict):
+    """Training pairs longer than max_length (minus prompt tuning's virtual tokens) dropped."""
+    from repro.data import over_block_size
+    from repro.generate import reserved_prompt_tokens
+
+    limit = tuning["max_length"] - reserved_prompt_tokens(model)
+    kept, counts = [], {}
+    for name, rows in (("train", train_rows), ("validation", val_rows)):
+        over = set(over_block_size([r["prompt"] for r in rows], [r["target"] for r in rows], tokenizer, limit,
+                                   reference_special_tokens=False))
+        kept.append([r for i, r in enumerate(rows) if i not in over])
+        counts[f"{name}_dropped_over_length"] = len(over)
+    return kept[0], kept[1], counts
+
+
 def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, clock: StageClock,
                   progress: bool, options: dict) -> dict:
     from repro import generate as generation
@@ -239,7 +257,10 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
         test = load_split(cfg["dataset"], cfg["eval_split"])
         if cfg.get("limit"):
             test = test[:cfg["limit"]]
-        train_rows = load_split(cfg["dataset"], "train")
+        # Examples come from the training split only for ICL and RAG; some evaluation sets
+        # (HumanEval-X) have no training split.
+        needs_train = cfg["prompting"]["strategy"] != "zero-shot"
+        train_rows = load_split(cfg["dataset"], "train") if needs_train else []
     with clock.stage("prompts"):
         retriever = None
         if cfg["prompting"]["strategy"] == "rag":
@@ -254,11 +275,15 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
                                         retriever=retriever)
     from_reference = cfg["generation"]["strategy"] == "reference"
     on_gpu = False
+    block_meta = {}
     if from_reference:  # no model: the dataset's own solutions (checks the scoring path itself)
         candidates = [_reference_solutions(s, cfg["generation"]["num_return_sequences"]) for s in test]
     else:
         with clock.stage("load"):
             spec, method, tokenizer, model, on_gpu, _ = _load(run, progress, weights_from=weights)
+        if cfg["generation"].get("block_size"):
+            test, prompts, chosen, block_meta = _drop_over_block_size(test, prompts, chosen, tokenizer, model,
+                                                                      cfg["generation"]["block_size"])
         with clock.stage("generate"):
             candidates = generation.generate(model, tokenizer, prompts, cfg["generation"], seq2seq=spec.is_seq2seq,
                                              seed=cfg["seed"], progress=progress,
@@ -273,13 +298,28 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
              "prompt_examples": ex, "candidates": c, **per_sample[i]}
             for i, (s, ex, c) in enumerate(zip(test, chosen, candidates))]
     records.write_jsonl(tmp_dir / "predictions.jsonl", rows)
+    metrics.update(block_meta)
     records.write_json(tmp_dir / "metrics.json", metrics)
     return {"meta": {"device": "cuda" if on_gpu else "cpu", "test_samples": len(test),
-                     "system_line": system_line, **extra_meta}}
+                     "system_line": system_line, **block_meta, **extra_meta}}
+
+
+def _drop_over_block_size(test, prompts, chosen, tokenizer, model, block_size: int):
+    """Test samples whose prompt + reference exceed the block size, dropped (not truncated);
+    the resulting test-set size depends on the tokenizer and is recorded."""
+    from repro.data import over_block_size
+    from repro.generate import reserved_prompt_tokens
+
+    limit = block_size - 1 - reserved_prompt_tokens(model)
+    over = set(over_block_size(prompts, [s["code"] for s in test], tokenizer, limit))
+    keep = [i for i in range(len(test)) if i not in over]
+    meta = {"block_size": block_size, "test_samples_before_block_filter": len(test),
+            "test_samples_dropped_over_block_size": len(over)}
+    return [test[i] for i in keep], [prompts[i] for i in keep], [chosen[i] for i in keep], meta
 
 
 def _reference_solutions(row: dict, n: int) -> list[str]:
     sols = row["code"]
-    if isinstance(sols, str):
-        sols = json.loads(sols)
+    if isinstance(sols, str):  # APPS: a JSON list of solutions; other datasets: one solution
+        sols = json.loads(sols) if sols.lstrip().startswith("[") else [sols]
     return list(sols[:n])

@@ -114,6 +114,10 @@ def calibration() -> list[dict]:
 
 def _workload(cfg: dict) -> str:
     ds = DATASETS[cfg["dataset"]]
+    if ds.plan_tokens:  # a dataset that carries its own token assumptions (registry)
+        TOKENS_PER_EXAMPLE.setdefault(ds.key, ds.plan_tokens[0])
+        EXPECTED_NEW_TOKENS.setdefault(ds.key, ds.plan_tokens[1])
+        return ds.key
     if ds.task == "apps":
         return "apps"
     return "nl2code-codealpacapy" if "alpaca" in cfg["dataset"] else "nl2code-conala"
@@ -124,6 +128,8 @@ def _split_sizes(dataset: str) -> tuple[int, int, int]:
     if base in SPLIT_SIZES and not dataset.endswith("-bundled"):
         return SPLIT_SIZES[base]
     spec = DATASETS[dataset]
+    if spec.split_sizes:  # from the registry; None = not known (train hours then unknown)
+        return tuple(float("nan") if n is None else n for n in spec.split_sizes)
     from repro.data import bundled_path
 
     sizes = []
@@ -226,17 +232,22 @@ def render(estimates: list[Estimate], gpu_memory_gb: float, fmt: str = "simple",
     parts = []
     if per_run:
         parts.append(tabulate([[e.run_id, e.rq, e.kind, e.model, e.method, f"{e.memory_gb:.2f}", e.fits,
-                                f"{e.gpu_hours:.3f}"] for e in estimates],
+                                "unknown" if math.isnan(e.gpu_hours) else f"{e.gpu_hours:.3f}"] for e in estimates],
                               headers=["run", "rq", "kind", "model", "tuning", "peak GB (est.)",
                                        f"fits {gpu_memory_gb:g} GB", "GPU-hours (est.)"], tablefmt=fmt,
                               disable_numparse=True))
     by_rq: dict[str, list[Estimate]] = {}
     for e in estimates:
         by_rq.setdefault(e.rq, []).append(e)
+    def hours(es):
+        known = [e.gpu_hours for e in es if not math.isnan(e.gpu_hours)]
+        unknown = len(es) - len(known)
+        return f"{sum(known):.1f}" + (f" (+{unknown} run(s) of unknown size)" if unknown else "")
+
     rows = [[rq, len(es), sum(e.fits == "NO" for e in es), sum(e.fits.startswith("with") for e in es),
-             f"{sum(e.gpu_hours for e in es):.1f}"] for rq, es in sorted(by_rq.items())]
+             hours(es)] for rq, es in sorted(by_rq.items())]
     rows.append(["total", len(estimates), sum(e.fits == "NO" for e in estimates),
-                 sum(e.fits.startswith("with") for e in estimates), f"{sum(e.gpu_hours for e in estimates):.1f}"])
+                 sum(e.fits.startswith("with") for e in estimates), hours(estimates)])
     parts.append(tabulate(rows, headers=["rq", "runs", "do not fit", "need a smaller generation batch",
                                          "GPU-hours (est.)"], tablefmt=fmt, disable_numparse=True))
     return "\n\n".join(parts)

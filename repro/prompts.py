@@ -3,7 +3,8 @@
 A template turns dataset rows into evaluation prompts and into (prompt, target) training
 pairs. `instruction` is the paper's: `### Instruction:\\n{intent}\\n### Response:\\n`,
 zero-shot and ICL prompts start with the instruction line below, examples use the same
-template. `apps-codellama` is the CodeLlama Appendix-F prompt for APPS. A new study adds
+template. `apps-codellama` is the CodeLlama Appendix-F prompt for APPS; `completion` is
+the input text as is (the unit-test study). A new study adds
 a template to `TEMPLATES`.
 """
 from __future__ import annotations
@@ -85,6 +86,13 @@ TEMPLATES: dict[str, Template] = {
     "apps-codellama": Template(
         prompt=lambda row, examples, system_line, example_format: apps_row_prompt(row),
         pairs=_apps_pairs, takes_examples=False),
+    # Plain causal completion, no instruction text (the unit-test study): the dataset's input
+    # field is the prompt as is (a focal class and an open test method; a Java class up to
+    # an open method), its reference field the target.
+    "completion": Template(
+        prompt=lambda row, examples, system_line, example_format: row["intent"],
+        pairs=lambda rows: [{"prompt": r["intent"], "target": r["code"]} for r in rows],
+        takes_examples=False),
 }
 
 

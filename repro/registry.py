@@ -80,6 +80,10 @@ class DatasetSpec:
     # N problems to validation and the rest to training (the authors' code, TOSEM revision).
     validation_from_train: int | None = None
     test_per_difficulty: int | None = None   # APPS: the first N test problems of each difficulty
+    # For `repro plan` (datasets the plan module has no table for): split sizes (None: not
+    # known here) and assumed prompt and generated tokens per sample.
+    split_sizes: tuple[int | None, int | None, int | None] | None = None
+    plan_tokens: tuple[int, int] | None = None
 
 
 _CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
@@ -103,6 +107,55 @@ DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
     DatasetSpec("codealpacapy-bundled", hub_id=None, bundled_dir="codealpacapy", **_ALPACA),
     DatasetSpec("apps-bundled", hub_id=None, bundled_dir="apps", **_APPS, validation_from_train=5),
 ]}
+
+
+# --- Second study: PEFT for Java unit-test generation (Storhaug & Li, arXiv 2411.02462) ---
+# Targets are the study's: LoRA on the attention projections, (IA)3 on those plus one
+# feed-forward module per family. Parameter counts: the model card's (v2 of the paper for
+# CodeGen-350M); they feed `repro plan` only.
+_CODEGEN_JAVA = dict(family="codegen", lora_targets=("qkv_proj",), ia3_targets=("qkv_proj", "fc_out"),
+                     ia3_feedforward=("fc_out",))
+_STARCODER = dict(family="gpt_bigcode", lora_targets=("c_attn",), ia3_targets=("c_attn", "mlp.c_proj"),
+                  ia3_feedforward=("mlp.c_proj",))
+_STARCODER2 = dict(family="starcoder2", lora_targets=("q_proj", "v_proj"), ia3_targets=("q_proj", "v_proj", "c_proj"),
+                   ia3_feedforward=("c_proj",))
+_CG2 = dict(_CODEGEN_JAVA, family="codegen2", trust_remote_code=True)
+MODELS.update({m.key: m for m in [
+    _m("codegen-350m-multi", "Salesforce/codegen-350M-multi", "causal", 356_712_448, _CODEGEN_JAVA),
+    _m("codegen2-1b-p", "Salesforce/codegen2-1B_P", "causal", 1_015_306_240, _CG2),
+    _m("codegen2-3.7b-p", "Salesforce/codegen2-3_7B_P", "causal", 3_641_174_016, _CG2),
+    _m("codegen2-7b-p", "Salesforce/codegen2-7B_P", "causal", 6_862_858_240, _CG2),
+    _m("codegen2-16b-p", "Salesforce/codegen2-16B_P", "causal", 16_032_155_648, _CG2),
+    _m("starcoderbase", "bigcode/starcoderbase", "causal", 15_517_456_384, _STARCODER),
+    _m("starcoder2-3b", "bigcode/starcoder2-3b", "causal", 3_030_371_328, _STARCODER2),
+    _m("starcoder2-7b", "bigcode/starcoder2-7b", "causal", 7_173_923_840, _STARCODER2),
+    _m("starcoder2-15b", "bigcode/starcoder2-15b", "causal", 15_655_899_136, _STARCODER2),
+]})
+
+# methods2test_small (config fm+fc+c+m+f+t+tc): `source` is the focal class and the opening of
+# the test method, `target` the test method's body. HumanEval-X Java: `prompt` is the class
+# up to the method's opening brace, `canonical_solution` the body. Both are completed as plain
+# text (template `completion`), greedy, stopped when the braces balance; samples whose prompt
+# and reference exceed the block size are dropped (`block_size` of the run).
+_M2T = dict(task="unit-test", intent_field="source", code_field="target", max_new_tokens=2048,
+            splits={"train": "train", "validation": "validation", "test": "test"}, file_format="parquet")
+_HEX = dict(task="java-exec", intent_field="prompt", code_field="canonical_solution", max_new_tokens=2048,
+            splits={"test": "test"}, file_format="jsonl.gz")
+M2T_CONFIG = "fm+fc+c+m+f+t+tc"
+DATASETS.update({d.key: d for d in [
+    # Test split: 1,017 rows (PROTOCOL.md); train/validation sizes are not given by the study.
+    # Token assumptions for `plan`: a focal class + test opening ~600 tokens, a test ~120.
+    DatasetSpec("methods2test-small", hub_id="andstor/methods2test_small", bundled_dir=None, **_M2T,
+                split_sizes=(None, None, 1017), plan_tokens=(600, 120),
+                hub_files={s: f"*{M2T_CONFIG}/*{s}*.parquet" for s in ("train", "validation", "test")}),
+    DatasetSpec("humaneval-x-java", hub_id="THUDM/humaneval-x", bundled_dir=None, **_HEX,
+                split_sizes=(None, None, 164), plan_tokens=(200, 100),
+                hub_files={"test": "data/java/data/humaneval.jsonl.gz"}),
+    DatasetSpec("methods2test-bundled", hub_id=None, bundled_dir="methods2test",
+                **{**_M2T, "file_format": "jsonl"}),
+    DatasetSpec("humaneval-x-java-bundled", hub_id=None, bundled_dir="humaneval-x",
+                **{**_HEX, "file_format": "jsonl"}),
+]})
 
 
 def apply_input_lock(path=None) -> None:

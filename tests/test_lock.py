@@ -41,7 +41,11 @@ class FakeHub:
             _sibling("train.json"), _sibling("dev.json"), _sibling("test.json"), _sibling("train.jsonl", "4" * 64),
             _sibling("test.jsonl", "5" * 64), _sibling("data/train-00000-of-00001.parquet", "6" * 64),
             _sibling("data/valid-00000-of-00001.parquet", "7" * 64),
-            _sibling("data/test-00000-of-00001.parquet", "8" * 64), _sibling("README.md")])
+            _sibling("data/test-00000-of-00001.parquet", "8" * 64), _sibling("README.md"),
+            _sibling("fm+fc+c+m+f+t+tc/train/0000.parquet", "9" * 64),
+            _sibling("fm+fc+c+m+f+t+tc/validation/0000.parquet", "a" * 64),
+            _sibling("fm+fc+c+m+f+t+tc/test/0000.parquet", "b" * 64),
+            _sibling("data/java/data/humaneval.jsonl.gz", "c" * 64)])
 
 
 def fake_download(repo_id, filename, revision, repo_type):

@@ -4,6 +4,8 @@ Metric modules hold pure functions over predictions and references: `exact_match
 `codebleu_paper` (CodeXGLUE-compatible CodeBLEU, the paper's), `codebleu_pypi` (the PyPI
 `codebleu` package), `apps` (test-pass average, pass@k). Scorers that must execute
 programs (`apps`: `repro.apps_run`) get the run directory to keep their records.
+The unit-test study's scorers: `java_syntax` (validity with the
+salvage rule), `codebleu_java` (PyPI codebleu, Java), `repro.java_exec` (JUnit + JaCoCo).
 A new study adds entries to `SCORERS`: `name -> "module:function"`, each function taking a
 `ScoringContext` and returning a `Scores`.
 """
@@ -64,11 +66,72 @@ def codebleu_pypi_scorer(ctx: ScoringContext) -> Scores:
     return _codebleu("repro.metrics.codebleu_pypi", "codebleu-pypi", ctx)
 
 
+def java_syntax_scorer(ctx: ScoringContext) -> Scores:
+    """`syntax/valid`: share of top-1 predictions the unit-test study's salvage rule rescues."""
+    from repro.metrics import java_syntax
+
+    result = java_syntax.score([c[0] if c else "" for c in ctx.candidates])
+    metrics = {"syntax/valid": round(result["valid"], 4), "syntax/salvaged": result["valid_count"],
+               "syntax/parses_as_is": round(result["parses_as_is"], 4)}
+    return Scores(metrics, [{"salvaged": s} for s in result["salvaged"]])
+
+
+def _codebleu_java(ctx: ScoringContext, name: str, tokenizer: str) -> Scores:
+    """Corpus CodeBLEU (Java) over the salvaged predictions only, as the study."""
+    from repro.metrics import java_syntax
+    from repro.metrics.codebleu_java import corpus_codebleu
+
+    pairs = [(s, ref) for s, ref in zip((java_syntax.salvage(c[0]) if c else None for c in ctx.candidates),
+                                        ctx.references) if s is not None]
+    result = corpus_codebleu([p for p, _ in pairs], [r for _, r in pairs], tokenizer=tokenizer)
+    metrics = {name: round(100.0 * result["codebleu"], 4)}
+    metrics.update({f"{name}/{part}": round(100.0 * v, 4) for part, v in result.items() if part != "codebleu"})
+    return Scores(metrics)
+
+
+def codebleu_java_scorer(ctx: ScoringContext) -> Scores:
+    return _codebleu_java(ctx, "codebleu-java", "identity")
+
+
+def codebleu_java_13a_scorer(ctx: ScoringContext) -> Scores:
+    return _codebleu_java(ctx, "codebleu-java-13a", "13a")
+
+
+def tuned_parameters_scorer(ctx: ScoringContext) -> Scores:
+    """`trainable_parameters` of an evaluation: elements of the tuned weights it loaded
+    (`adapter_from`'s weights/*.safetensors); 0 for a base model used as is."""
+    src = ctx.cfg.get("adapter_from")
+    if not src:
+        return Scores({"trainable_parameters": 0})
+    from safetensors import safe_open
+
+    total = 0
+    for path in sorted((Path(ctx.out_dir).parent / src / "weights").glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as fh:
+            for key in fh.keys():
+                total += _numel(fh.get_slice(key).get_shape())
+    return Scores({"trainable_parameters": total})
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 SCORERS: dict[str, str] = {
     "em": "repro.metrics:exact_match_scorer",
     "codebleu": "repro.metrics:codebleu_paper_scorer",
     "codebleu-pypi": "repro.metrics:codebleu_pypi_scorer",
     "apps": "repro.apps_run:scorer",
+    # The unit-test study (Java): validity with salvage, CodeBLEU v1 (identity tokenizer) and
+    # v2 (13a), JUnit + JaCoCo execution of HumanEval-X solutions, parameter counts.
+    "java-syntax": "repro.metrics:java_syntax_scorer",
+    "codebleu-java": "repro.metrics:codebleu_java_scorer",
+    "codebleu-java-13a": "repro.metrics:codebleu_java_13a_scorer",
+    "junit": "repro.java_exec:scorer",
+    "tuned-parameters": "repro.metrics:tuned_parameters_scorer",
 }
 
 

@@ -9,6 +9,7 @@ RLIMIT_NPROC is per slot.
 """
 from __future__ import annotations
 
+import glob
 import itertools
 import json
 import os
@@ -90,7 +91,8 @@ class BubblewrapLauncher(Launcher):
                "--ro-bind", "/usr", "/usr",
                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"]
-        for path in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime"):
+        # /etc/java-*: the JDK's configuration (jvm.cfg, security) lives there, for Java tests.
+        for path in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", *sorted(glob.glob("/etc/java-*"))):
             if os.path.exists(path):
                 cmd += ["--ro-bind", path, path]
         cmd += ["--proc", "/proc", "--dev", "/dev",
