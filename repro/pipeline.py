@@ -49,6 +49,15 @@ class StageClock:
         self.stages[name] = entry
 
 
+def _shared_checkpoints(out_root: Path, run: Run) -> Path | None:
+    """Under a distributed launch, the checkpoint directory every rank uses (else None: a temp dir)."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return None
+    return Path(out_root).resolve() / f".{run.id}.checkpoints"
+
+
 def process_rank() -> int:
     """This process's rank under `accelerate launch` / torchrun (0 when single-process)."""
     import os
@@ -115,7 +124,7 @@ def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = Tr
         if run.kind != "train":
             return run_dir
         with tempfile.TemporaryDirectory(prefix=f"repro-rank{rank}-") as scratch:
-            _train_run(run, Path(scratch), StageClock(), progress=False)
+            _train_run(run, Path(scratch), StageClock(), progress=False, checkpoint_dir=_shared_checkpoints(out_root, run))
         return run_dir
     if run_dir.exists():
         shutil.rmtree(run_dir)  # an incomplete or stale attempt: start clean
@@ -127,7 +136,7 @@ def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = Tr
     t0 = time.perf_counter()
     cfg = run.config
     if run.kind == "train":
-        result = _train_run(run, tmp_dir, clock, progress)
+        result = _train_run(run, tmp_dir, clock, progress, checkpoint_dir=_shared_checkpoints(out_root, run))
     else:
         result = _evaluate_run(run, manifest, Path(out_root), tmp_dir, clock, progress, options or {})
     meta = {"run_id": run.id, "manifest": manifest.path, "study": manifest.study, "config": cfg,
@@ -167,7 +176,8 @@ def _trainable(model) -> dict:
             "trainable_percent": round(100.0 * trainable / total, 4) if total else 0.0}
 
 
-def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> dict:
+def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
+               checkpoint_dir: Path | None = None) -> dict:
     from repro import train as training
     from repro.data import load_split
 
@@ -187,7 +197,8 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool) -> di
     params = _trainable(model)
     with clock.stage("train"):
         stats = training.train(model, tokenizer, train_rows, val_rows, cfg["tuning"], seq2seq=spec.is_seq2seq,
-                               seed=cfg["seed"], on_gpu=on_gpu, progress=progress)
+                               seed=cfg["seed"], on_gpu=on_gpu, progress=progress,
+                               checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None)
     with clock.stage("save"):
         method.save(model, tokenizer, tmp_dir / "weights")
         _strip_machine_paths(tmp_dir / "weights", str(model_dir), spec.key)

@@ -8,6 +8,7 @@ Runs single-process or under `accelerate launch` (Trainer picks up the distribut
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,8 +55,12 @@ def precision_flags(requested: str, on_gpu: bool) -> tuple[dict, str]:
 
 
 def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: dict, *, seq2seq: bool,
-          seed: int, on_gpu: bool, progress: bool = True, scratch_dir: str | None = None) -> dict:
-    """Train in place (the best checkpoint by validation loss is loaded at the end); return stats."""
+          seed: int, on_gpu: bool, progress: bool = True, scratch_dir: str | None = None,
+          checkpoint_dir: str | None = None) -> dict:
+    """Train in place (the best checkpoint by validation loss is loaded at the end); return stats.
+
+    Checkpoints go to a fresh temporary directory, or to `checkpoint_dir` when given: under a
+    distributed launch every rank must see the same directory to load the best checkpoint."""
     from transformers import Trainer, TrainingArguments
 
     enc = lambda rows: [encode_example(tokenizer, r["prompt"], r["target"], seq2seq, cfg["max_length"]) for r in rows]
@@ -65,7 +70,8 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     steps_per_epoch = max(1, math.ceil(len(train_set) / (bs * ga * world)))
     eval_steps = max(1, round(cfg["eval_every_epoch_fraction"] * steps_per_epoch))
     precision, precision_note = precision_flags(cfg["precision"], on_gpu)
-    scratch = tempfile.mkdtemp(prefix="repro-train-", dir=scratch_dir)
+    scratch = checkpoint_dir or tempfile.mkdtemp(prefix="repro-train-", dir=scratch_dir)
+    trainer = None
     try:
         args = TrainingArguments(
             output_dir=scratch, per_device_train_batch_size=bs, per_device_eval_batch_size=bs,
@@ -96,7 +102,10 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
                 "train_loss": round(result.training_loss, 6), "precision": precision_note,
                 "world_size": world, "train_examples": len(train_set), "validation_examples": len(val_set)}
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if world > 1 and trainer is not None:
+            trainer.accelerator.wait_for_everyone()  # every rank is done reading checkpoints
+        if int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def quiet(trainer) -> None:

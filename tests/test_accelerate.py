@@ -13,6 +13,14 @@ from repro.records import verify_tree
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_two_process_training_writes_one_verified_run(tmp_path):
     manifest = tmp_path / "m.yaml"
     manifest.write_text(textwrap.dedent("""
@@ -27,9 +35,9 @@ def test_two_process_training_writes_one_verified_run(tmp_path):
     out = tmp_path / "results"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
                REPRO_ARTIFACTS=os.environ.get("REPRO_ARTIFACTS", str(REPO / "artifacts")))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
            "-m", "repro", "run", "lora-train", "--manifest", str(manifest), "--out", str(out), "-q"]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert [p.name for p in out.iterdir()] == ["lora-train"]
     assert verify_tree(out) == []
