@@ -19,7 +19,9 @@ $(STAMP): requirements/cpu.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-smoke: $(STAMP)
+# The smoke run executes APPS programs and JUnit tests: it needs the sandbox (bubblewrap,
+# Java); `sandbox-deps` installs them on Debian when missing (as root).
+smoke: $(STAMP) sandbox-deps
 	$(PY) -m repro reproduce --manifest manifests/smoke.yaml --out results/smoke --expect-checksums checksums/smoke.sha256
 
 # Re-pin the smoke outputs (only when a change in outputs is intended; say so in the commit).
