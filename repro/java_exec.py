@@ -126,11 +126,17 @@ def scorer(ctx) -> "Scores":
 
     check_java_installed()
     salvaged = [salvage(c[0]) if c else None for c in ctx.candidates]
-    with open_sandbox(ctx.options.get("sandbox", "auto"), allow_unsafe=ctx.options.get("allow_unsafe", False)) as sb:
+    with open_sandbox(ctx.options.get("sandbox", "auto"), allow_unsafe=ctx.options.get("allow_unsafe", False),
+                      needs=("java",)) as sb:
         info = sb.info()
         results = evaluate(ctx.samples, salvaged, sb, progress=ctx.progress)
     recs = [{"task_id": s.get("task_id"), "salvaged": r is not None, **(r or {})}
             for s, r in zip(ctx.samples, results)]
+    # Verdicts and coverage are deterministic and pinned; the captured output (JUnit prints its
+    # wall time) goes to java_details.jsonl, left out of the committed checksums like run.json.
+    tails = ("stdout_tail", "stderr_tail", "error", "seconds", "time")
+    details = [{"task_id": r["task_id"], **{k: r.pop(k) for k in tails if k in r}} for r in recs]
     records.write_jsonl(Path(ctx.out_dir) / "java_results.jsonl", recs)
+    records.write_jsonl(Path(ctx.out_dir) / "java_details.jsonl", details)
     per_sample = [{"junit_passed": None if r is None else bool(r.get("passed"))} for r in results]
     return Scores(summarize(results), per_sample, meta={"sandbox": info, "junit_timeout_seconds": TIMEOUT_SECONDS})

@@ -1,7 +1,7 @@
 """Expected-output checksums: the committed file that pins a run's deterministic outputs.
 
 Every file of a run directory is pinned except `run.json`, `resources.json` and
-`apps_details.*.jsonl` (wall times, error texts, peak memory and provenance vary between machines and
+`apps_details.*.jsonl`, `java_details.jsonl` (wall times, captured output, error texts, peak memory and provenance vary between machines and
 runs) and `SHA256SUMS`, which
 `repro verify` checks against the files themselves.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from repro import records
 
 VARIABLE_FILES = {"run.json", "resources.json", "apps_details.paper.jsonl", "apps_details.strict.jsonl",
-                  records.SUMS_NAME}
+                  "java_details.jsonl", records.SUMS_NAME}
 
 
 def deterministic_outputs(results: Path, run_ids: list[str]) -> dict[str, str]:

@@ -65,3 +65,20 @@ def test_runs_are_isolated_and_deterministic(bwrap_reason):
     assert len(outputs) == 1 and outputs.pop().startswith("1 ")  # fresh dir, fixed hash seed
     assert outputs == set() and timed["status"] == "timeout"
     assert failed["exit_code"] == 5
+
+
+def test_a_backend_lacking_what_the_work_needs_is_passed_over(monkeypatch):
+    import shutil
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name in ("javac", "java") else real_which(name))
+    with pytest.raises(SandboxUnavailable, match="needs java"):
+        open_sandbox("bubblewrap", slots=1, needs=("java",))
+
+
+def test_docker_image_without_java_is_not_used_for_java():
+    reason = unavailable_reason("docker")
+    if reason:
+        pytest.skip(f"docker backend unavailable here: {reason}")
+    with pytest.raises(SandboxUnavailable, match="provides only"):
+        open_sandbox("docker", slots=1, needs=("java",))

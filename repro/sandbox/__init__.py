@@ -16,11 +16,22 @@ __all__ = ["open_sandbox", "Sandbox", "SandboxUnavailable", "BACKENDS", "UNSAFE_
            "DEFAULT_LIMITS"]
 
 
-def _launcher(backend: str):
+# What a workload may need beyond Python: a backend that cannot provide it is passed over.
+HOST_TOOLS = {"java": ("javac", "java")}
+
+
+def _launcher(backend: str, needs: tuple[str, ...] = ()):
     if backend == "docker":
         from .docker_backend import DockerLauncher
-        return DockerLauncher()
+        return DockerLauncher(needs=needs)
     if backend == "bubblewrap":
+        import shutil
+
+        for need in needs:
+            missing = [t for t in HOST_TOOLS.get(need, ()) if shutil.which(t) is None]
+            if missing:
+                raise SandboxUnavailable(f"bubblewrap: this work needs {need} and the host lacks "
+                                         f"{', '.join(missing)} (fix: `bash .ci/install-java.sh`)")
         from .bubblewrap import BubblewrapLauncher
         return BubblewrapLauncher()
     raise ValueError(backend)
@@ -31,15 +42,16 @@ def selection(requested: str, chosen: str, reasons: list[str]) -> str:
     if requested != "auto":
         return f"{chosen}: requested by name"
     if chosen == "docker":
-        return "auto: docker (an engine answers and the sandbox image exists)"
+        return "auto: docker (an engine answers and the sandbox image provides what the work needs)"
     return f"auto: {chosen}, because " + "; ".join(reasons)
 
 
 def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = False,
-                 limits: dict | None = None) -> Sandbox:
+                 limits: dict | None = None, needs: tuple[str, ...] = ()) -> Sandbox:
     """A ready pool of `slots` workers. `backend`: auto | docker | bubblewrap |
-    unsafe-subprocess. Raises SandboxUnavailable (saying why) when no safe backend can
-    run and `allow_unsafe` is False."""
+    unsafe-subprocess. `needs` names what the programs need beyond Python (e.g. `java`);
+    a backend that cannot provide it is passed over, saying why. Raises SandboxUnavailable
+    (saying why) when no safe backend can run and `allow_unsafe` is False."""
     from ..errors import UserError
     if backend not in BACKENDS:
         raise UserError(f"unknown sandbox backend {backend!r}", field="sandbox.backend",
@@ -54,7 +66,7 @@ def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = Fal
         if name == "unsafe-subprocess":
             break
         try:
-            sandbox = Sandbox(_launcher(name), slots=slots, limits=limits)
+            sandbox = Sandbox(_launcher(name, tuple(needs)), slots=slots, limits=limits)
         except SandboxUnavailable as exc:
             reasons.append(str(exc))
             continue

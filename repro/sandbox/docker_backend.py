@@ -100,6 +100,9 @@ def slot_uid(instance: int, slot: int) -> int:
     return UID_BASE + (os.getpid() % 4000) * 1000 + (instance % 50) * MAX_SLOTS + slot
 
 
+PROVIDES_LABEL = "org.peft-code-repro.sandbox.provides"
+
+
 def connect(image: str = IMAGE):
     """(client, engine version, image) or SandboxUnavailable saying which step failed."""
     try:
@@ -273,8 +276,15 @@ def remove_orphaned_containers(client) -> list[str]:
 class DockerLauncher(Launcher):
     name = "docker"
 
-    def __init__(self, image: str = IMAGE):
+    def __init__(self, image: str = IMAGE, needs: tuple[str, ...] = ()):
         self.client, self.engine_version, found = connect(image)
+        provides = set(filter(None, ((found.labels or {}).get(PROVIDES_LABEL) or "python3,numpy").split(",")))
+        lacking = [n for n in needs if n not in provides]
+        if lacking:
+            self.client.close()
+            raise SandboxUnavailable(
+                f"docker: this work needs {', '.join(lacking)} and the sandbox image {image} provides only "
+                f"{', '.join(sorted(provides))} (label {PROVIDES_LABEL})")
         self.image, self.image_id = image, found.id
         self.instance = next(_instances)
         self.seccomp = seccomp_profile()
