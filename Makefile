@@ -32,7 +32,7 @@ smoke-checksums: $(STAMP)
 checksums: $(STAMP)
 	$(PY) tools/update_checksums.py
 
-test: $(STAMP)
+test: $(STAMP) sandbox-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
