@@ -143,3 +143,17 @@ def verify_tree(root) -> list[str]:
                     (d / rel).is_relative_to(o.parent) for o in sums_files if o.parent != d):
                 problems.append(f"{d / rel}: not listed in {sf}")
     return problems
+
+
+def write_or_check(files: dict, check: bool, what: str = "generated files") -> int:
+    """For generator scripts: write {path: text} atomically, or with `check` compare with the
+    files on disk and write nothing. Returns an exit code (1 when a file is stale)."""
+    if check:
+        stale = [str(p) for p, text in files.items()
+                 if not Path(p).is_file() or Path(p).read_text(encoding="utf-8") != text]
+        print("up to date" if not stale else f"{what} differ: {', '.join(stale)}")
+        return 1 if stale else 0
+    for path, text in files.items():
+        write_atomic(path, text)
+        print(f"wrote {path}")
+    return 0

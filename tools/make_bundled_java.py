@@ -20,7 +20,7 @@ from random import Random
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from repro.records import write_atomic  # noqa: E402
+from repro.records import write_or_check  # noqa: E402
 
 SEED = 20241104
 OUT = ROOT / "repro" / "bundled"
@@ -127,14 +127,7 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
     files = build()
-    if args.check:
-        stale = [str(p) for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
-        print("up to date" if not stale else "differ: " + ", ".join(stale))
-        return 1 if stale else 0
-    for path, text in files.items():
-        write_atomic(path, text)
-        print(f"wrote {path}")
-    return 0
+    return write_or_check(files, args.check, "bundled Java data")
 
 
 if __name__ == "__main__":

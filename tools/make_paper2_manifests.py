@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from repro.records import write_atomic  # noqa: E402
+from repro.records import write_or_check  # noqa: E402
 from repro.registry import MODELS  # noqa: E402
 
 DEFAULT_CSV = ROOT / "manifests" / "paper2" / "source" / "v1_results.csv"
@@ -278,14 +278,7 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true", help="compare with the files on disk, write nothing")
     args = ap.parse_args(argv)
     files = build(args.csv)
-    if args.check:
-        stale = [n for n, t in files.items() if not (args.out / n).exists() or (args.out / n).read_text() != t]
-        print("up to date" if not stale else f"differ from the CSV: {', '.join(stale)}")
-        return 1 if stale else 0
-    for name, text in files.items():
-        write_atomic(args.out / name, text)
-        print(f"wrote {args.out / name}")
-    return 0
+    return write_or_check({args.out / n: t for n, t in files.items()}, args.check, "the paper2 manifests (regenerate from the CSV)")
 
 
 if __name__ == "__main__":

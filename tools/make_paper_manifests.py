@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from repro.records import write_atomic  # noqa: E402
+from repro.records import write_or_check  # noqa: E402
 from repro.registry import MODELS  # noqa: E402
 
 # The paper's numbers (Tables 3 and 4, Figures 1, 5 and 7, the text) transcribed as CSV files.
@@ -447,15 +447,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     PREFIX_VIRTUAL_TOKENS = args.prefix_virtual_tokens
     files = build(args.csv_dir)
-    if args.check:
-        stale = [n for n, text in files.items()
-                 if not (args.out / n).exists() or (args.out / n).read_text(encoding="utf-8") != text]
-        print("up to date" if not stale else f"differ from the CSVs: {', '.join(stale)}")
-        return 1 if stale else 0
-    for name, text in files.items():
-        write_atomic(args.out / name, text)
-        print(f"wrote {args.out / name}")
-    return 0
+    return write_or_check({args.out / n: t for n, t in files.items()}, args.check, "the paper manifests (regenerate from the CSVs)")
 
 
 if __name__ == "__main__":
