@@ -156,6 +156,9 @@ def _load(run: Run, progress: bool, weights_from: Path | None = None, for_traini
     spec = MODELS[run.config["model"]]
     method = tuning.get(run.config["tuning"]["method"])
     path = modeling.model_path(spec, progress=progress)
+    # Building a tiny model on first use trains it (and moves the RNG): seed again, so adapter
+    # initialisation does not depend on whether the base was already built.
+    _seed_everything(run.config["seed"])
     tokenizer = modeling.load_tokenizer(spec, path)
     on_gpu = modeling.device_kind() == "cuda"
     model = modeling.load_model(spec, path, method.load_kwargs(run.config["tuning"], on_gpu))

@@ -156,6 +156,6 @@ def ensure_tiny(key: str, progress: bool = True) -> Path:
         if not (out / "config.json").exists():
             if progress:
                 print(f"building tiny model {key} (offline, deterministic) -> {out}", flush=True)
-            build_tiny(key, out, progress=progress)
+            build_tiny(key, out, steps=PRETRAIN_STEPS, progress=progress)
     check_files(out, key, "models.sha256", "tiny model")
     return out
