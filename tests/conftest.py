@@ -12,3 +12,24 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover - torch is a hard dependency
     pass
+
+
+import pytest  # noqa: E402
+
+ONE_LORA_TRAIN_RUN = """\
+manifest_version: 1
+study: t
+defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke}
+runs:
+  - id: lora-train
+    kind: train
+    tuning: {method: lora, learning_rate: 0.005, max_steps: 3, batch_size: 4, max_length: 64}
+"""
+
+
+@pytest.fixture
+def lora_train_manifest(tmp_path):
+    """A manifest with one short LoRA train run (`lora-train`) on the tiny Llama."""
+    path = tmp_path / "m.yaml"
+    path.write_text(ONE_LORA_TRAIN_RUN)
+    return path

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from repro.records import verify_tree
@@ -21,17 +20,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_training_writes_one_verified_run(tmp_path):
-    manifest = tmp_path / "m.yaml"
-    manifest.write_text(textwrap.dedent("""
-        manifest_version: 1
-        study: t
-        defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke}
-        runs:
-          - id: lora-train
-            kind: train
-            tuning: {method: lora, learning_rate: 0.005, max_steps: 4, batch_size: 4, max_length: 64}
-    """))
+def test_two_process_training_writes_one_verified_run(tmp_path, lora_train_manifest):
+    manifest = lora_train_manifest
     out = tmp_path / "results"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
                REPRO_ARTIFACTS=os.environ.get("REPRO_ARTIFACTS", str(REPO / "artifacts")))

@@ -1,28 +1,16 @@
 """Determinism that is easy to lose: a train run gives the same weights whether or not its
 tiny base had to be built first in the same process (building trains, and moves the RNG)."""
-import textwrap
-
 from repro import pins, tiny_models
 from repro.cli import main
 from repro.records import sha256_file
 
-MANIFEST = """
-manifest_version: 1
-study: t
-defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke}
-runs:
-  - id: lora-train
-    kind: train
-    tuning: {method: lora, learning_rate: 0.005, max_steps: 3, batch_size: 4, max_length: 64}
-"""
 
 
-def test_adapter_does_not_depend_on_building_the_base_first(tmp_path, monkeypatch):
+def test_adapter_does_not_depend_on_building_the_base_first(tmp_path, monkeypatch, lora_train_manifest):
     monkeypatch.setattr(tiny_models, "PRETRAIN_STEPS", 5)              # a quick base, for this test only
     monkeypatch.setattr(pins, "CHECKSUMS_DIR", tmp_path / "no-pins")   # ...which the pins do not know
     monkeypatch.setenv("REPRO_ARTIFACTS", str(tmp_path / "artifacts"))
-    manifest = tmp_path / "m.yaml"
-    manifest.write_text(textwrap.dedent(MANIFEST))
+    manifest = lora_train_manifest
     weights = []
     for out in ("first", "second"):  # first: the base is built in this process; second: it exists
         assert main(["run", "lora-train", "--manifest", str(manifest), "--out", str(tmp_path / out), "-q"]) == 0

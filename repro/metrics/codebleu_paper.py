@@ -282,13 +282,18 @@ class _DataflowBuilder:
             return [], states
         else:
             lefts, rights = self._paired_sides(node)
+        edges, states = self._assign(lefts, rights, states)
+        return _by_index(edges), states
+
+    def _assign(self, lefts, rights, states):
+        """Visit the right-hand sides, then link each left side to what it is computed from."""
         edges = []
         for right in rights:
             found, states = self.visit(right, states)
             edges += found
         for left, right in zip(lefts, rights):
             edges += self._computed_from(left, right, states)
-        return _by_index(edges), states
+        return edges, states
 
     def _visit_if(self, node, entry_states):
         edges, current, alternatives, has_else = [], entry_states.copy(), [], False
@@ -310,13 +315,7 @@ class _DataflowBuilder:
         return _by_index(edges), {k: sorted(set(v)) for k, v in merged.items()}
 
     def _for_pass(self, node, states):
-        lefts, rights = self._paired_sides(node)
-        edges = []
-        for right in rights:
-            found, states = self.visit(right, states)
-            edges += found
-        for left, right in zip(lefts, rights):
-            edges += self._computed_from(left, right, states)
+        edges, states = self._assign(*self._paired_sides(node), states)
         if node.children[-1].type == "block":  # a for-else loop's body is never visited
             found, states = self.visit(node.children[-1], states)
             edges += found
