@@ -15,7 +15,7 @@ from repro.errors import UserError, VerificationError
 
 DEFAULT_RESULTS = "results"
 # Modules that add their own subcommands: each defines `register(subparsers)`.
-COMMAND_MODULES: list[str] = ["repro.plan", "repro.lock", "repro.launch"]
+COMMAND_MODULES: list[str] = ["repro.plan", "repro.lock", "repro.launch", "repro.arch"]
 
 
 def _manifest(args):
@@ -183,6 +183,11 @@ def cmd_report(args) -> int:
 def cmd_models(args) -> int:
     from tabulate import tabulate
 
+    if args.arch:
+        from repro.arch import cmd_models_arch
+
+        return cmd_models_arch()
+
     from repro.registry import MODELS
 
     print(tabulate([[m.key, m.hub_id or "(built locally)", m.architecture, ",".join(m.lora_targets),
@@ -254,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("models", help="the model registry")
+    sp.add_argument("--arch", action="store_true", help="the paper models' published architecture facts and sources")
     sp.set_defaults(func=cmd_models)
     sp = sub.add_parser("datasets", help="the dataset registry")
     sp.set_defaults(func=cmd_datasets)

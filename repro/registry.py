@@ -158,6 +158,71 @@ DATASETS.update({d.key: d for d in [
 ]})
 
 
+
+# --- Architecture facts: the published config.json shape fields of each paper model ---
+# Values of `https://huggingface.co/<hub id>/blob/main/config.json` (the fields the transformers
+# class needs for shapes; token ids come from the tokenizer). Corroboration beside each family:
+# CodeLlama's values equal Meta's release parameters (`params.json`: dim, n_layers, n_heads,
+# n_kv_heads, hidden_dim, vocab_size, rope_theta; transcribed in tinygrad `examples/llama.py`,
+# MODEL_PARAMS["code"]); the CodeGen/CodeGen2 totals they give (356,712,448; 1,015,306,240;
+# 3,641,174,016; 6,862,858,240) equal the model-card counts of the second study's registry
+# entries above. `repro arch-check` builds each model from these values on the meta device.
+@dataclass(frozen=True)
+class Architecture:
+    model_type: str                 # transformers config class: "t5" | "codegen" | "llama"
+    config: dict                    # published config.json shape fields
+    source: str
+    layers_field: str               # the field that sets the depth (reduced-depth shape tests)
+    stand_in: str | None = None     # trust_remote_code models: the native class used for shapes, what differs
+
+
+_HUB = "https://huggingface.co/{}/blob/main/config.json"
+_T5_BASE = dict(d_kv=64, feed_forward_proj="relu", relative_attention_num_buckets=32, vocab_size=32100,
+                tie_word_embeddings=True, is_encoder_decoder=True)
+_CODEGEN_BASE = dict(n_positions=2048, n_ctx=2048, vocab_size=51200, activation_function="gelu_new",
+                     tie_word_embeddings=False, n_inner=None)
+_LLAMA_BASE = dict(max_position_embeddings=16384, rope_theta=1_000_000.0, rms_norm_eps=1e-5,
+                   hidden_act="silu", tie_word_embeddings=False)
+CODEGEN2_STAND_IN = (
+    "CodeGen2 ships its own modeling code on the hub (config `auto_map` -> modeling_codegen.py, "
+    "loaded with trust_remote_code). transformers' native CodeGenForCausalLM stands in for shapes and "
+    "parameter counts: same module names (qkv_proj, out_proj, fc_in, fc_out), a fused qkv of 3 x n_embd, "
+    "and totals equal to the model cards'. What the custom code does differently lies in the forward "
+    "pass (how the fused qkv is split into heads), not in any parameter; it cannot be read offline here. "
+    "Real runs load the hub code (trust_remote_code=True), never the stand-in.")
+
+
+def _arch(model_type, source_id, base, layers_field, stand_in=None, **fields) -> Architecture:
+    return Architecture(model_type, {**base, **fields}, _HUB.format(source_id), layers_field, stand_in)
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "codet5p-220m": _arch("t5", "Salesforce/codet5p-220m", _T5_BASE, "num_layers", d_model=768, d_ff=3072,
+                          num_heads=12, num_layers=12, num_decoder_layers=12),
+    "codet5p-770m": _arch("t5", "Salesforce/codet5p-770m", _T5_BASE, "num_layers", d_model=1024, d_ff=4096,
+                          num_heads=16, num_layers=24, num_decoder_layers=24),
+    "codegen-350m-mono": _arch("codegen", "Salesforce/codegen-350M-mono", _CODEGEN_BASE, "n_layer",
+                               n_embd=1024, n_layer=20, n_head=16, rotary_dim=32),
+    "codegen2-1b": _arch("codegen", "Salesforce/codegen2-1B", _CODEGEN_BASE, "n_layer", CODEGEN2_STAND_IN,
+                         n_embd=2048, n_layer=16, n_head=16, rotary_dim=64),
+    "codegen2-3.7b": _arch("codegen", "Salesforce/codegen2-3_7B", _CODEGEN_BASE, "n_layer", CODEGEN2_STAND_IN,
+                           n_embd=4096, n_layer=16, n_head=16, rotary_dim=64),
+    "codegen2-7b": _arch("codegen", "Salesforce/codegen2-7B", _CODEGEN_BASE, "n_layer", CODEGEN2_STAND_IN,
+                         n_embd=4096, n_layer=32, n_head=16, rotary_dim=64),
+    **{key: _arch("llama", MODELS[key].hub_id, _LLAMA_BASE, "num_hidden_layers", hidden_size=4096,
+                  intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                  vocab_size=vocab)
+       for key, vocab in (("codellama-7b", 32016), ("codellama-7b-instruct", 32016), ("codellama-7b-python", 32000))},
+    "codellama-13b-python": _arch("llama", "codellama/CodeLlama-13b-Python-hf", _LLAMA_BASE, "num_hidden_layers",
+                                  hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
+                                  num_attention_heads=40, num_key_value_heads=40, vocab_size=32000),
+    # Grouped-query attention: 64 query heads share 8 key/value heads.
+    "codellama-34b-python": _arch("llama", "codellama/CodeLlama-34b-Python-hf", _LLAMA_BASE, "num_hidden_layers",
+                                  hidden_size=8192, intermediate_size=22016, num_hidden_layers=48,
+                                  num_attention_heads=64, num_key_value_heads=8, vocab_size=32000),
+}
+
+
 def apply_input_lock(path=None) -> None:
     """Pin MODELS/DATASETS revisions from checksums/inputs.lock.json (`repro lock` writes it;
     REPRO_INPUTS_LOCK names another file). Missing file or null revisions leave inputs unpinned."""
