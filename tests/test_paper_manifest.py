@@ -177,8 +177,12 @@ def test_tolerance_rules():
     assert tool.sample_mean_tolerance(36.3, 543, 1, "bar-label", "share")[0] > \
         tool.sample_mean_tolerance(36.3, 543, 1, "exact", "share")[0]
     assert tool.memory_tolerance(19.06)[0] == pytest.approx(0.5 + 1.906, abs=0.01)
-    value, tol, _ = tool.params_tolerance("2.6M")
-    assert (value, tol) == (2_600_000, 130_000)
+    # Trainable parameters: the paper's printing precision (one unit of the last printed digit),
+    # full fine-tuning's nominal sizes a relative band.
+    value, tol, _ = tool.params_tolerance("2.6M", "lora")
+    assert (value, tol) == (2_600_000, 100_000)
+    assert tool.params_tolerance("0.03M", "prompt-tuning")[1] == 10_000
+    assert tool.params_tolerance("220M", "full-ft")[1] == 11_000_000
 
 
 def _write(results, run_id, metrics):
