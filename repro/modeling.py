@@ -8,9 +8,9 @@ from repro.registry import ModelSpec
 
 
 def device_kind() -> str:
-    import torch
+    from repro import device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return device.kind()
 
 
 def model_path(spec: ModelSpec, progress: bool = True) -> str:
@@ -41,19 +41,17 @@ def load_model(spec: ModelSpec, path: str, extra_kwargs: dict | None = None, dty
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
+    from repro import device
+
     auto = AutoModelForSeq2SeqLM if spec.is_seq2seq else AutoModelForCausalLM
     kwargs = dict(extra_kwargs or {})
     on_gpu = device_kind() == "cuda"
     if "quantization_config" not in kwargs:
         kwargs["dtype"] = getattr(torch, dtype) if dtype else (torch.float32 if not on_gpu else getattr(torch, spec.dtype))
     if on_gpu and "quantization_config" in kwargs:
-        import os
-
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+        kwargs["device_map"] = {"": device.local_rank()}
     model = auto.from_pretrained(path, revision=None if spec.tiny else spec.revision,
                                  trust_remote_code=spec.trust_remote_code, **kwargs)
     if on_gpu and "device_map" not in kwargs:
-        import os
-
-        model = model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+        model = model.to(device.device())
     return model

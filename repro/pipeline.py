@@ -51,18 +51,18 @@ class StageClock:
 
 def _shared_checkpoints(out_root: Path, run: Run) -> Path | None:
     """Under a distributed launch, the checkpoint directory every rank uses (else None: a temp dir)."""
-    import os
+    from repro import device
 
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    if device.world_size() == 1:
         return None
     return Path(out_root).resolve() / f".{run.id}.checkpoints"
 
 
 def process_rank() -> int:
     """This process's rank under `accelerate launch` / torchrun (0 when single-process)."""
-    import os
+    from repro import device
 
-    return int(os.environ.get("RANK", "0"))
+    return device.rank()
 
 
 def is_complete(run: Run, run_dir: Path) -> bool:
@@ -161,12 +161,29 @@ def _load(run: Run, progress: bool, weights_from: Path | None = None, for_traini
     _seed_everything(run.config["seed"])
     tokenizer = modeling.load_tokenizer(spec, path)
     on_gpu = modeling.device_kind() == "cuda"
-    model = modeling.load_model(spec, path, method.load_kwargs(run.config["tuning"], on_gpu))
+    model = modeling.load_model(spec, path, method.load_kwargs(_with_compute_dtype(run, on_gpu), on_gpu),
+                                dtype=precision_plan(run, on_gpu).weights)
     if for_training:
         model = method.wrap(model, spec, run.config["tuning"], tokenizer, path)
     elif weights_from is not None:
         model = method.load_trained(model, weights_from, spec)
     return spec, method, tokenizer, model, on_gpu, path
+
+
+def precision_plan(run: Run, on_gpu: bool):
+    """The run's precision on this machine (repro.precision): weights dtype, Trainer flags, QLoRA compute."""
+    from repro.precision import plan
+
+    tuning = run.config["tuning"]
+    return plan(tuning["precision"], tuning["method"], on_gpu, registry_dtype=MODELS[run.config["model"]].dtype)
+
+
+def _with_compute_dtype(run: Run, on_gpu: bool) -> dict:
+    """The tuning settings, with QLoRA's compute dtype from the precision policy when it names a code version."""
+    tuning = run.config["tuning"]
+    if tuning["precision"] not in ("paper-era", "tosem"):
+        return tuning
+    return {**tuning, "quantization": {**tuning["quantization"], "compute_dtype": precision_plan(run, on_gpu).qlora_compute}}
 
 
 def _trainable(model) -> dict:
@@ -217,7 +234,8 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
           f"({stats['global_steps']} steps, {params['trainable_parameters']:,} trainable parameters)", flush=True)
     for note in notes:
         print(f"  note: {note}", flush=True)
-    return {"meta": {"precision": stats["precision"], "device": "cuda" if on_gpu else "cpu",
+    return {"meta": {"precision": stats["precision"], "precision_plan": precision_plan(run, on_gpu).record(),
+                     "device": "cuda" if on_gpu else "cpu",
                      "world_size": stats["world_size"], "notes": notes}}
 
 

@@ -223,12 +223,11 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def apply_input_lock(path=None) -> None:
-    """Pin MODELS/DATASETS revisions from checksums/inputs.lock.json (`repro lock` writes it;
-    REPRO_INPUTS_LOCK names another file). Missing file or null revisions leave inputs unpinned."""
+def read_input_lock(path=None) -> dict:
+    """checksums/inputs.lock.json (`repro lock` writes it; REPRO_INPUTS_LOCK names another file);
+    {} when absent."""
     import json
     import os
-    from dataclasses import replace
     from pathlib import Path
 
     from repro.errors import UserError
@@ -236,15 +235,27 @@ def apply_input_lock(path=None) -> None:
     default = Path(__file__).resolve().parent.parent / "checksums" / "inputs.lock.json"
     path = Path(path or os.environ.get("REPRO_INPUTS_LOCK") or default)
     if not path.is_file():
-        return
+        return {}
     try:
-        lock = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise UserError(f"not valid JSON: {e}", file=str(path), fix="restore it with git or re-run `python -m repro lock`")
+
+
+def locked_revision(section: str, key: str, path=None) -> str | None:
+    """The revision the lock pins for `key` in `section` (models, datasets, retrievers), or None."""
+    return ((read_input_lock(path).get(section) or {}).get(key) or {}).get("revision")
+
+
+def apply_input_lock(path=None) -> None:
+    """Pin MODELS/DATASETS revisions from the input lock (retrievers: `locked_revision`, read when
+    a retriever loads). Missing file or null revisions leave inputs unpinned."""
+    from dataclasses import replace
+
+    lock = read_input_lock(path)
     for table, section in ((MODELS, "models"), (DATASETS, "datasets")):
         for key, entry in (lock.get(section) or {}).items():
             if key in table and (entry or {}).get("revision"):
                 table[key] = replace(table[key], revision=entry["revision"])
-
 
 apply_input_lock()

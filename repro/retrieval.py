@@ -32,10 +32,13 @@ def retriever_path(key: str) -> tuple[str, str | None]:
         import importlib
 
         return str(importlib.import_module(spec["package"]).get_model_path()), None
-    if spec["revision"] is None:
+    from repro.registry import locked_revision
+
+    revision = spec["revision"] or locked_revision("retrievers", key)
+    if revision is None:
         raise UserError(f"retriever '{key}' ({spec['hub_id']}) has no pinned revision", field="prompting.retriever",
                         fix="run `python -m repro lock` on a networked machine, or use `retriever: minilm-offline` offline")
-    return spec["hub_id"], spec["revision"]
+    return spec["hub_id"], revision
 
 
 def texts_digest(texts: list[str]) -> str:

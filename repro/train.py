@@ -8,11 +8,11 @@ Runs single-process or under `accelerate launch` (Trainer picks up the distribut
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from repro import device
 
 
 def collate_padded(batch: list[dict], pad_id: int) -> dict:
@@ -42,16 +42,23 @@ def encode_example(tokenizer, prompt: str, code: str, seq2seq: bool, max_length:
     return {"input_ids": ids, "labels": labels}
 
 
-def precision_flags(requested: str, on_gpu: bool) -> tuple[dict, str]:
-    """Trainer precision kwargs and a plain-words note of what was used and why."""
-    if requested in ("auto", "fp16"):
-        if on_gpu:
-            return {"fp16": True}, "fp16 (GPU)"
-        return {}, ("fp32: fp16 training needs a GPU and this machine has none; ran in fp32 instead"
-                    if requested == "fp16" else "fp32 (CPU; the paper used fp16 on a GPU)")
-    if requested == "bf16":
-        return ({"bf16": True}, "bf16") if on_gpu else ({}, "fp32: bf16 requested but no GPU; ran in fp32")
-    return {}, "fp32"
+def precision_flags(requested: str, on_gpu: bool, method: str = "lora") -> tuple[dict, str]:
+    """Trainer precision kwargs and a plain-words note of what was used and why (repro.precision)."""
+    from repro.precision import plan
+
+    p = plan(requested, method, on_gpu)
+    return p.trainer_flags(), p.note
+
+
+def refuse_fp16_trainable(model) -> None:
+    """fp16 autocast needs fp32 trainable weights: torch's GradScaler refuses fp16 gradients
+    ("Attempting to unscale FP16 gradients"). Say so before any step runs."""
+    import torch
+
+    bad = [n for n, p in model.named_parameters() if p.requires_grad and p.dtype == torch.float16]
+    if bad:
+        raise ValueError(f"{len(bad)} trainable parameters are stored in fp16 (e.g. {bad[0]}); fp16 mixed precision "
+                         "trains fp32 weights: load the model in float32 (repro.precision does for full fine-tuning)")
 
 
 def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: dict, *, seq2seq: bool,
@@ -69,7 +76,9 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     world = _world_size()
     steps_per_epoch = max(1, math.ceil(len(train_set) / (bs * ga * world)))
     eval_steps = max(1, round(cfg["eval_every_epoch_fraction"] * steps_per_epoch))
-    precision, precision_note = precision_flags(cfg["precision"], on_gpu)
+    precision, precision_note = precision_flags(cfg["precision"], on_gpu, cfg.get("method", "lora"))
+    if precision.get("fp16"):
+        refuse_fp16_trainable(model)
     scratch = checkpoint_dir or tempfile.mkdtemp(prefix="repro-train-", dir=scratch_dir)
     trainer = None
     try:
@@ -104,7 +113,7 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     finally:
         if world > 1 and trainer is not None:
             trainer.accelerator.wait_for_everyone()  # every rank is done reading checkpoints
-        if int(os.environ.get("RANK", "0")) == 0:
+        if device.rank() == 0:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -126,6 +135,4 @@ def _step_of(checkpoint: str | None) -> int | None:
 
 
 def _world_size() -> int:
-    import os
-
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return device.world_size()

@@ -9,9 +9,13 @@ class FullFineTuning(TuningMethod):
     needs_training = True
 
     def load_trained(self, base_model, weights_dir, spec):
+        """The saved model, in the base's dtype, on the base's device (the GPU when the base is
+        there), with the base's remote code allowed (CodeGen2)."""
         from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
         auto = AutoModelForSeq2SeqLM if spec.is_seq2seq else AutoModelForCausalLM
-        model = auto.from_pretrained(str(weights_dir), dtype=base_model.dtype)
+        model = auto.from_pretrained(str(weights_dir), dtype=base_model.dtype,
+                                     trust_remote_code=spec.trust_remote_code)
+        model.to(base_model.device)
         model.eval()
         return model
