@@ -72,7 +72,9 @@ def figure1_peak_memory(manifest: Manifest, results: Path, out_dir: Path) -> Pat
     _bars(ax, [f"{r.config['model']} {r.config['tuning']['method']}" for r in runs],
           [_ref(r, "peak_memory_gb") for r in runs], [_metric(results, r.id, "peak_memory_gb") for r in runs],
           "peak memory during fine-tuning (GB)")
-    ax.set_title("Figure 1: peak memory while fine-tuning", fontsize=9)
+    kinds = sorted({(load_metrics(results, r.id) or {}).get("peak_memory_kind") for r in runs} - {None})
+    ax.set_title("Figure 1: peak memory while fine-tuning" + (f"\nours: {'; '.join(kinds)}" if kinds else ""),
+                 fontsize=8)
     return _save(fig, Path(out_dir) / "figure1_peak_memory.png")
 
 

@@ -30,23 +30,19 @@ def peak_rss_mb() -> float:
 
 
 class StageClock:
-    """Wall time and peak memory per stage, for run.json."""
+    """Wall time and peak memory per stage (the stage's own peak: repro.memory), for run.json."""
 
     def __init__(self):
         self.stages: dict[str, dict] = {}
 
     @contextmanager
     def stage(self, name: str):
-        import torch
+        from repro.memory import stage_peak
 
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
-        yield
-        entry = {"seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": peak_rss_mb()}
-        if torch.cuda.is_available():
-            entry["peak_gpu_allocated_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 3)
-        self.stages[name] = entry
+        with stage_peak() as memory:
+            yield
+        self.stages[name] = {"seconds": round(time.perf_counter() - t0, 3), **memory}
 
 
 def _shared_checkpoints(out_root: Path, run: Run) -> Path | None:
@@ -198,6 +194,7 @@ def _trainable(model) -> dict:
 
 def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
                checkpoint_dir: Path | None = None) -> dict:
+    from repro import memory
     from repro import train as training
     from repro.data import load_split
 
@@ -227,7 +224,7 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
     train_stage = clock.stages["train"]
     records.write_json(tmp_dir / "resources.json", {
         "peak_memory_gb": round(train_stage.get("peak_gpu_allocated_gb", train_stage["peak_rss_mb"] / 1024), 3),
-        "peak_memory_kind": "cuda max allocated" if on_gpu else "process peak RSS",
+        "peak_memory_kind": memory.GPU_KIND if on_gpu else memory.CPU_KIND,
         "train_seconds": train_stage["seconds"]})
     notes = [f"precision: {stats['precision']}"] + method.notes(cfg["tuning"], on_gpu)
     print(f"  {run.id}: eval loss {stats['initial_eval_loss']} -> {stats['best_eval_loss']} "
