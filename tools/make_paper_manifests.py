@@ -51,6 +51,10 @@ APPS_DIFFICULTIES = ["introductory", "interview", "competition"]
 # Table 3's trainable-parameter column matches 10 prefix tokens (CodeLlama-7B: 10 tokens x 2 (key, value)
 # x 32 layers x 4096 = 2.62M, printed 2.6M; 20 tokens would be 5.2M), although the text says 20.
 PREFIX_VIRTUAL_TOKENS = 10
+# Which version of the authors' code each RQ's precision follows (PROTOCOL.md, "Two versions";
+# repro/precision.py): RQ1 and RQ2 were submitted with the paper-era code (fp16); RAG (RQ3) and APPS
+# (RQ4) exist only in the TOSEM revision (bf16).
+PRECISION = {"RQ1": "paper-era", "RQ2": "paper-era", "RQ3": "tosem", "RQ4": "tosem"}
 TABLE3_METRICS = {"em1": "em@1", "em10": "em@10", "codebleu": "codebleu"}
 TABLE4_METRICS = {"avg": "avg", "p1": "pass@1", "p2": "pass@2", "p5": "pass@5"}
 
@@ -250,7 +254,8 @@ def rq1(refs: References, used: set) -> dict:
     claims = [{"id": "c1-icl-beats-zero-shot-peaks-near-8-and-3-4",
                "text": "ICL beats zero-shot for every model; EM@10 peaks near 8 examples (Conala) and 3-4 "
                        "(CodeAlpacaPy).", "checks": checks}]
-    return {"header": RQ1_HEADER, "defaults": {"rq": "RQ1", "kind": "evaluate", "metrics": NL2CODE_METRICS},
+    return {"header": RQ1_HEADER, "defaults": {"rq": "RQ1", "kind": "evaluate", "metrics": NL2CODE_METRICS,
+                                               "tuning": {"precision": PRECISION["RQ1"]}},
             "runs": runs, "aggregates": aggregates, "claims": claims}
 
 
@@ -319,7 +324,8 @@ def rq2(refs: References, used: set) -> dict:
                  "and by the 34B train run's peak-memory reference (orderings cannot compare with a constant).",
          "checks": c4},
     ]
-    return {"header": RQ2_HEADER, "defaults": {"rq": "RQ2", "metrics": NL2CODE_METRICS},
+    return {"header": RQ2_HEADER, "defaults": {"rq": "RQ2", "metrics": NL2CODE_METRICS,
+                                               "tuning": {"precision": PRECISION["RQ2"]}},
             "runs": runs, "claims": claims}
 
 
@@ -347,7 +353,8 @@ def rq3(refs: References, used: set) -> dict:
                "text": "LoRA beats ICL and RAG for the three CodeLlama-7B variants on both datasets "
                        "(LoRA EM@10 > best RAG EM@10 > best ICL EM@10; best ICL = best n of the seed means, "
                        "checked as one ordering per n).", "checks": checks}]
-    return {"header": RQ3_HEADER, "defaults": {"rq": "RQ3", "metrics": NL2CODE_METRICS},
+    return {"header": RQ3_HEADER, "defaults": {"rq": "RQ3", "metrics": NL2CODE_METRICS,
+                                               "tuning": {"precision": PRECISION["RQ3"]}},
             "runs": runs, "aggregates": aggregates, "claims": claims}
 
 
@@ -369,7 +376,7 @@ def rq4(refs: References, used: set) -> dict:
                        "cannot express: the report prints the gains per difficulty (Table 4).", "checks": checks}]
     defaults = {"rq": "RQ4", "dataset": "apps", "metrics": ["apps"],
                 "prompting": {"template": "apps-codellama", "system_line": False},
-                "tuning": {"max_length": 2048},
+                "tuning": {"max_length": 2048, "precision": PRECISION["RQ4"]},
                 "generation": {"strategy": "sample", "num_beams": 1, "num_return_sequences": 5,
                                "max_new_tokens": 1024, "temperature": 0.6, "top_p": 0.95, "batch_size": 1}}
     return {"header": RQ4_HEADER, "defaults": defaults, "runs": runs, "claims": claims}
@@ -381,6 +388,9 @@ COMMON_HEADER = """\
 # change the tool and run `python tools/make_paper_manifests.py`.
 # Reference numbers: Weyssow et al., arXiv 2308.10462v3. Tolerances: docs/TOLERANCES.md;
 # each reference says its `source`, printed `precision` and the `rule` of its tolerance.
+# `tuning.precision` names the version of the authors' code whose precision a run follows:
+# paper-era (fp16; RQ1, RQ2: the code of the submission) or tosem (bf16; RQ3 RAG and RQ4 APPS
+# exist only in the revision). docs/PRECISION.md.
 """
 RQ1_HEADER = COMMON_HEADER + """\
 # RQ1: zero-shot and ICL (n random training examples, five seeds) for the nine models.
