@@ -1,0 +1,112 @@
+"""Real shapes on the CPU: every tuning method on each paper architecture at full width.
+
+`shape_base(key, layers, directory)` writes a random-weight model of the registry's published
+architecture (full width and vocabulary; `layers` deep, or full depth when None) and a small
+byte-level tokenizer; `shape_check(...)` then runs what a run does, through the package's own
+code: load (quantized for QLoRA), wrap, a few Trainer steps, save, reload, compare the
+reloaded model's logits with the trained one's, and a short beam search. Memory and time do not
+depend on weight values, and neither do module names, target modules or adapter shapes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from repro.registry import MODELS
+
+PROMPTS = ["### Instruction:\nsort list `a`\n### Response:\n", "### Instruction:\nx\n### Response:\n"]
+ROWS = [{"prompt": f"### Instruction:\nreturn {w} plus one\n### Response:\n", "target": f"{w} + 1"}
+        for w in ("a", "b", "count", "n")]
+GEN = {"strategy": "beam", "num_beams": 2, "num_return_sequences": 2, "max_new_tokens": 3, "stop": [], "batch_size": 2}
+
+
+def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bfloat16") -> Path:
+    """A random-weight model of `key`'s architecture and a small tokenizer, saved in `directory`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    from repro.arch import hf_config
+    from repro.tiny_models import build_tokenizer, corpus_lines
+
+    tokenizer = build_tokenizer(corpus_lines())
+    config = hf_config(key, layers)
+    ids = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+               eos_token_id=tokenizer.eos_token_id)
+    for name, value in ids.items():
+        setattr(config, name, value)
+    if MODELS[key].is_seq2seq:
+        config.decoder_start_token_id = tokenizer.pad_token_id
+    auto = AutoModelForSeq2SeqLM if MODELS[key].is_seq2seq else AutoModelForCausalLM
+    torch.manual_seed(0)
+    model = auto.from_config(config, dtype=getattr(torch, dtype))
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    del model
+    return Path(directory)
+
+
+def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, precision: str = "auto",
+                steps: int = 2) -> dict:
+    """Train `steps` steps, save, reload and beam-search `key` (a saved shape base) with `method_name`."""
+    import copy
+
+    import torch
+
+    from repro import tuning
+    from repro.generate import generate
+    from repro.manifest import BUILTIN_DEFAULTS, PAPER_LEARNING_RATES
+    from repro.modeling import load_model, load_tokenizer
+    from repro.precision import plan
+    from repro.train import train
+
+    spec = replace(MODELS[key], tiny=True, trust_remote_code=False)  # a local directory, native class
+    method = tuning.get(method_name)
+    cfg = copy.deepcopy(BUILTIN_DEFAULTS["tuning"])
+    cfg.update(method=method_name, learning_rate=PAPER_LEARNING_RATES[method_name], max_steps=steps, epochs=1,
+               batch_size=2, max_length=32, eval_every_epoch_fraction=1.0, precision=precision, num_virtual_tokens=10 if method_name == "prefix-tuning" else 20)
+    cfg["quantization"]["bits"] = 8 if method_name == "qlora-8bit" else 4
+    p = plan(precision, method_name, on_gpu=False, registry_dtype=spec.dtype)
+    path = str(base_dir)
+    timings = {}
+    t0 = time.perf_counter()
+    tokenizer = load_tokenizer(spec, path)
+    model = method.wrap(load_model(spec, path, method.load_kwargs(cfg, False), dtype=p.weights), spec, cfg, tokenizer, path)
+    trainable = sum(q.numel() for q in model.parameters() if q.requires_grad)
+    name, watched = next((n, q) for n, q in model.named_parameters() if q.requires_grad)
+    start = watched.detach().float().clone()
+    timings["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    stats = train(model, tokenizer, ROWS, ROWS[:2], cfg, seq2seq=spec.is_seq2seq, seed=0, on_gpu=False,
+                  progress=False, scratch_dir=str(work_dir))
+    timings["train"] = time.perf_counter() - t0
+    updated = not torch.equal(start, dict(model.named_parameters())[name].detach().float())
+    weights = Path(work_dir) / "weights"
+    method.save(model, tokenizer, weights)
+    probe = tokenizer(PROMPTS[:1], return_tensors="pt")
+    before = _logits(model, probe, spec.is_seq2seq)
+    del model
+    t0 = time.perf_counter()
+    reloaded = method.load_trained(load_model(spec, path, method.load_kwargs(cfg, False), dtype=p.weights),
+                                   weights, spec)
+    after = _logits(reloaded, probe, spec.is_seq2seq)
+    timings["reload"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    candidates = generate(reloaded, tokenizer, PROMPTS, GEN, seq2seq=spec.is_seq2seq, seed=0, progress=False,
+                          equal_length_batches=method_name == "prompt-tuning")
+    timings["generate"] = time.perf_counter() - t0
+    return {"model": key, "method": method_name, "trainable": trainable, "steps": stats["global_steps"], "updated": updated,
+            "train_loss": stats["train_loss"], "precision": stats["precision"],
+            "reload_max_abs_diff": float((before - after).abs().max()), "candidates": candidates,
+            "seconds": {k: round(v, 2) for k, v in timings.items()}, "dtype": str(next(reloaded.parameters()).dtype)}
+
+
+def _logits(model, enc, seq2seq: bool):
+    import torch
+
+    with torch.no_grad():
+        model.eval()
+        kwargs = dict(enc)
+        if seq2seq:
+            kwargs["decoder_input_ids"] = torch.zeros((1, 1), dtype=torch.long)
+        return model(**kwargs).logits[:, -1, :].float()
