@@ -16,7 +16,12 @@ from repro.registry import DATASETS, DatasetSpec
 
 
 def bundled_path(spec: DatasetSpec, split: str) -> Path:
-    return Path(str(resources.files("repro").joinpath(f"bundled/{spec.bundled_dir}/{spec.splits[split]}.jsonl")))
+    """A bundled split: under repro/bundled/, or under the absolute directory a task outside
+    the package gives."""
+    name = f"{spec.splits[split]}.jsonl"
+    if Path(spec.bundled_dir).is_absolute():
+        return Path(spec.bundled_dir) / name
+    return Path(str(resources.files("repro").joinpath(f"bundled/{spec.bundled_dir}/{name}")))
 
 
 def _read_records(path: Path, fmt: str) -> list[dict]:
@@ -65,19 +70,12 @@ def hub_files(spec: DatasetSpec, split: str) -> list[Path]:
 
 
 def load_split(key: str, split: str) -> list[dict]:
+    """The split's rows, as the dataset's task selects them from its files (e.g. APPS's
+    validation problems drawn from the train split)."""
+    from repro import tasks
+
     spec = DATASETS[key]
-    if spec.validation_from_train and split in ("train", "validation"):
-        from repro.apps_subset import split_train_validation
-
-        train, validation = split_train_validation(_load_file_split(spec, "train"),
-                                                   n_validation=spec.validation_from_train)
-        return validation if split == "validation" else train
-    rows = _load_file_split(spec, split)
-    if split == "test" and spec.test_per_difficulty:
-        from repro.apps_subset import select_test
-
-        rows = select_test(rows, per_difficulty=spec.test_per_difficulty)
-    return rows
+    return tasks.get(spec.task).select_rows(spec, split, _load_file_split)
 
 
 def _load_file_split(spec: DatasetSpec, split: str) -> list[dict]:

@@ -2,7 +2,8 @@
 
 A manifest refers to models and datasets by key; this module says what each key is
 (hub id, pinned revision, architecture, PEFT target modules, prompt fields, limits).
-Revisions are `None` until `repro lock` pins them on a networked machine.
+Revisions are `None` until `repro lock` pins them on a networked machine; the command
+line applies the lock file (`apply_input_lock`) before any command, importing changes nothing.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ MODELS: dict[str, ModelSpec] = {m.key: m for m in [
 @dataclass(frozen=True)
 class DatasetSpec:
     key: str
-    task: str                        # "nl2code" | "apps"
+    task: str                        # the task it belongs to (repro/tasks/): nl2code | apps | java-tests
     hub_id: str | None               # None: bundled only
     bundled_dir: str | None          # directory under repro/bundled/
     splits: dict[str, str]           # canonical split -> file stem / hub split name
@@ -80,17 +81,18 @@ class DatasetSpec:
     # N problems to validation and the rest to training (the authors' code, TOSEM revision).
     validation_from_train: int | None = None
     test_per_difficulty: int | None = None   # APPS: the first N test problems of each difficulty
-    # For `repro plan` (datasets the plan module has no table for): split sizes (None: not
-    # known here) and assumed prompt and generated tokens per sample.
+    # For `repro plan`: assumed tokens per prompt example and generated tokens per sample;
+    # split sizes of datasets the plan module has no table for (None: not known here).
+    plan_tokens: tuple[int, int] = (40, 32)
     split_sizes: tuple[int | None, int | None, int | None] | None = None
-    plan_tokens: tuple[int, int] | None = None
 
 
-_CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
+# plan_tokens (for `repro plan`): tokens per prompt example, generated tokens per sample.
+_CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",), plan_tokens=(40, 32),
                splits={"train": "train", "validation": "validation", "test": "test"})
-_ALPACA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=128,
+_ALPACA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=128, plan_tokens=(130, 96),
                splits={"train": "train", "validation": "valid", "test": "test"})
-_APPS = dict(task="apps", intent_field="question", code_field="solutions", max_new_tokens=1024,
+_APPS = dict(task="apps", intent_field="question", code_field="solutions", max_new_tokens=1024, plan_tokens=(900, 512),
              splits={"train": "train", "validation": "train", "test": "test"}, stop=("```",))
 
 DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
@@ -137,9 +139,9 @@ MODELS.update({m.key: m for m in [
 # up to the method's opening brace, `canonical_solution` the body. Both are completed as plain
 # text (template `completion`), greedy, stopped when the braces balance; samples whose prompt
 # and reference exceed the block size are dropped (`block_size` of the run).
-_M2T = dict(task="unit-test", intent_field="source", code_field="target", max_new_tokens=2048,
+_M2T = dict(task="java-tests", intent_field="source", code_field="target", max_new_tokens=2048,
             splits={"train": "train", "validation": "validation", "test": "test"}, file_format="parquet")
-_HEX = dict(task="java-exec", intent_field="prompt", code_field="canonical_solution", max_new_tokens=2048,
+_HEX = dict(task="java-tests", intent_field="prompt", code_field="canonical_solution", max_new_tokens=2048,
             splits={"test": "test"}, file_format="jsonl.gz")
 M2T_CONFIG = "fm+fc+c+m+f+t+tc"
 DATASETS.update({d.key: d for d in [
@@ -257,5 +259,3 @@ def apply_input_lock(path=None) -> None:
         for key, entry in (lock.get(section) or {}).items():
             if key in table and (entry or {}).get("revision"):
                 table[key] = replace(table[key], revision=entry["revision"])
-
-apply_input_lock()

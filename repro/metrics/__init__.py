@@ -1,13 +1,12 @@
-"""Scorers: a registry from the metric names a manifest may list to the code that scores them.
+"""Scorers: task-independent metrics, and the lookup from a metric name to its scorer.
 
 Metric modules hold pure functions over predictions and references: `exact_match` (EM@k),
 `codebleu_paper` (CodeXGLUE-compatible CodeBLEU, the paper's), `codebleu_pypi` (the PyPI
-`codebleu` package), `apps` (test-pass average, pass@k). Scorers that must execute
-programs (`apps`: `repro.apps_run`) get the run directory to keep their records.
-The unit-test study's scorers: `java_syntax` (validity with the
-salvage rule), `codebleu_java` (PyPI codebleu, Java), `repro.java_exec` (JUnit + JaCoCo).
-A new study adds entries to `SCORERS`: `name -> "module:function"`, each function taking a
-`ScoringContext` and returning a `Scores`.
+`codebleu` package); `tuned-parameters` counts the tuned weights. A task's own scorers
+(APPS execution, Java validity, JUnit, …) live in its folder and are named in its
+`scorers` (repro/tasks/). A scorer is `name -> "module:function"`, the function taking a
+`ScoringContext` and returning a `Scores`; scorers that execute programs get the run
+directory to keep their records.
 """
 from __future__ import annotations
 
@@ -66,37 +65,6 @@ def codebleu_pypi_scorer(ctx: ScoringContext) -> Scores:
     return _codebleu("repro.metrics.codebleu_pypi", "codebleu-pypi", ctx)
 
 
-def java_syntax_scorer(ctx: ScoringContext) -> Scores:
-    """`syntax/valid`: share of top-1 predictions the unit-test study's salvage rule rescues."""
-    from repro.metrics import java_syntax
-
-    result = java_syntax.score([c[0] if c else "" for c in ctx.candidates])
-    metrics = {"syntax/valid": round(result["valid"], 4), "syntax/salvaged": result["valid_count"],
-               "syntax/parses_as_is": round(result["parses_as_is"], 4)}
-    return Scores(metrics, [{"salvaged": s} for s in result["salvaged"]])
-
-
-def _codebleu_java(ctx: ScoringContext, name: str, tokenizer: str) -> Scores:
-    """Corpus CodeBLEU (Java) over the salvaged predictions only, as the study."""
-    from repro.metrics import java_syntax
-    from repro.metrics.codebleu_java import corpus_codebleu
-
-    pairs = [(s, ref) for s, ref in zip((java_syntax.salvage(c[0]) if c else None for c in ctx.candidates),
-                                        ctx.references) if s is not None]
-    result = corpus_codebleu([p for p, _ in pairs], [r for _, r in pairs], tokenizer=tokenizer)
-    metrics = {name: round(100.0 * result["codebleu"], 4)}
-    metrics.update({f"{name}/{part}": round(100.0 * v, 4) for part, v in result.items() if part != "codebleu"})
-    return Scores(metrics)
-
-
-def codebleu_java_scorer(ctx: ScoringContext) -> Scores:
-    return _codebleu_java(ctx, "codebleu-java", "identity")
-
-
-def codebleu_java_13a_scorer(ctx: ScoringContext) -> Scores:
-    return _codebleu_java(ctx, "codebleu-java-13a", "13a")
-
-
 def tuned_parameters_scorer(ctx: ScoringContext) -> Scores:
     """`trainable_parameters` of an evaluation: elements of the tuned weights it loaded
     (`adapter_from`'s weights/*.safetensors); 0 for a base model used as is."""
@@ -124,22 +92,24 @@ SCORERS: dict[str, str] = {
     "em": "repro.metrics:exact_match_scorer",
     "codebleu": "repro.metrics:codebleu_paper_scorer",
     "codebleu-pypi": "repro.metrics:codebleu_pypi_scorer",
-    "apps": "repro.apps_run:scorer",
-    # The unit-test study (Java): validity with salvage, CodeBLEU v1 (identity tokenizer) and
-    # v2 (13a), JUnit + JaCoCo execution of HumanEval-X solutions, parameter counts.
-    "java-syntax": "repro.metrics:java_syntax_scorer",
-    "codebleu-java": "repro.metrics:codebleu_java_scorer",
-    "codebleu-java-13a": "repro.metrics:codebleu_java_13a_scorer",
-    "junit": "repro.java_exec:scorer",
     "tuned-parameters": "repro.metrics:tuned_parameters_scorer",
 }
 
 
+def scorer_names() -> list[str]:
+    """Every metric a manifest may list: these and those the tasks offer."""
+    from repro import tasks
+
+    return [*SCORERS, *(name for t in tasks.all_tasks().values() for name in t.scorers)]
+
+
 def get_scorer(name: str):
-    try:
-        module, func = SCORERS[name].split(":")
-    except KeyError:
-        raise KeyError(f"no scorer named {name!r}; known: {', '.join(SCORERS)}") from None
+    from repro import tasks
+
+    path = SCORERS.get(name) or tasks.scorer_path(name)
+    if path is None:
+        raise KeyError(f"no scorer named {name!r}; known: {', '.join(scorer_names())}")
+    module, func = path.split(":")
     return getattr(import_module(module), func)
 
 

@@ -6,7 +6,7 @@ from repro.tuning.base import TuningMethod
 
 class FullFineTuning(TuningMethod):
     name = "full-ft"
-    needs_training = True
+    system_line_by_default = False
 
     def load_trained(self, base_model, weights_dir, spec):
         """The saved model, in the base's dtype, on the base's device (the GPU when the base is

@@ -18,8 +18,9 @@ import numpy as np
 
 from repro import records
 
-SUBSET_PATH = Path(__file__).resolve().parent.parent / "checksums" / "apps-test-subset.json"
-DIFFICULTIES = ("introductory", "interview", "competition")
+from .metrics import DIFFICULTIES
+
+SUBSET_PATH = Path(__file__).resolve().parents[3] / "checksums" / "apps-test-subset.json"
 PER_DIFFICULTY = 250
 VALIDATION_SIZE = 500
 SHUFFLE_SEED = 42
@@ -70,12 +71,6 @@ def subset_record(train_rows: list[dict], test_rows: list[dict], revision: str |
             "train_ids_sha256": _sha(_ids(train)),
             "counts": {"train": len(train), "validation": len(validation),
                        **{f"test/{d}": sum(r["difficulty"] == d for r in test) for d in DIFFICULTIES}}}
-
-
-def unresolved_record() -> dict:
-    return {"rule": RULE, "dataset": "codeparrot/apps", "revision": None, "test_problem_ids": None,
-            "test_ids_sha256": None, "test_rows_sha256": None, "validation_problem_ids": None,
-            "validation_ids_sha256": None, "train_ids_sha256": None, "counts": None}
 
 
 def write_record(record: dict, path: Path = SUBSET_PATH) -> Path:
