@@ -274,3 +274,18 @@ def test_training_pairs_route_versioned_templates():
     rows = [{"intent": "a", "code": "b"}]
     assert training_pairs(rows, "instruction", "tosem")[0] == {"text": "### Instruction:\na\n### Response:\n```python\nb\n```"}
     assert training_pairs(rows, "completion", None)[0] == {"prompt": "a", "target": "b"}
+
+
+def test_paper_manifest_names_a_version_per_rq_and_says_why():
+    from pathlib import Path
+
+    from repro.manifest import load_manifest
+
+    root = Path(__file__).resolve().parent.parent
+    m = load_manifest(root / "manifests" / "paper")
+    want = {"RQ1": "paper-era", "RQ2": "paper-era", "RQ3": "tosem", "RQ4": "tosem"}
+    assert {r.rq: r.config["code_version"] for r in m.runs} == want
+    for name in ("rq1", "rq2", "rq3", "rq4"):
+        header = (root / "manifests" / "paper" / f"{name}.yaml").read_text().split("manifest_version")[0]
+        assert f"code_version {want[name.upper()]}:" in header
+    assert "| RQ4 |" in (root / "docs" / "CODE_VERSIONS.md").read_text()
