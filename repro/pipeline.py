@@ -290,8 +290,11 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
             retriever = Retriever.for_training_set(cfg["prompting"]["retriever"], cfg["dataset"],
                                                    [r["intent"] for r in train_rows], progress=progress)
         system_line = cfg["prompting"]["system_line"]
-        if system_line is None:
-            system_line = cfg["tuning"]["method"] == "none"
+        if system_line is None:  # untuned models get the instruction line, if the code version has one
+            from repro.code_versions import setting
+
+            version = cfg.get("code_version")
+            system_line = cfg["tuning"]["method"] == "none" and (version is None or setting(version, "system_line"))
         prompts, chosen = build_prompts(test, train_rows, cfg["prompting"], system_line=system_line,
                                         retriever=retriever, code_version=cfg.get("code_version"),
                                         tuned=cfg["tuning"]["method"] != "none",
