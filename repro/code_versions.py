@@ -221,6 +221,17 @@ def cut_candidate(text: str, stops: Sequence[str], rule: str) -> str:
 
 # --- manifest resolution ---------------------------------------------------------------------
 
+def precision_policy(version: str) -> str:
+    """`tuning.precision` for a version: the version's own policy where the precision module
+    has one by that name (weights dtype, Trainer flags and QLoRA compute as that version
+    loaded them), else the version's Trainer precision from the table."""
+    try:
+        from repro.precision import POLICIES
+    except ImportError:
+        return setting(version, "precision")
+    return version if version in POLICIES else setting(version, "precision")
+
+
 def default_version(template: str) -> str | None:
     """A versioned template's version when the manifest names none: APPS exists only in the
     revision; everything else defaults to the paper-era package."""
@@ -266,7 +277,7 @@ def resolve(run: dict, file: str, override: str | None = None) -> None:
             gen["stop"] = list(setting(version, "stop"))
         gen["cut"] = setting(version, "cut")
     if tuning["precision"] == "auto":
-        tuning["precision"] = setting(version, "precision")
+        tuning["precision"] = precision_policy(version)
     if "compute_dtype" not in (run.get("_given_quant") or {}):
         tuning["quantization"]["compute_dtype"] = setting(version, "quantization_compute_dtype")
     targets = setting(version, "lora_targets_llama")
