@@ -57,7 +57,7 @@ def init_text_tokenizer(directory: Path) -> str:
 
     The real tokenizers live on the hub; the trainable count (virtual tokens x width) does not
     depend on the init text's token ids, only their embedding lookup does."""
-    from repro.prompts import SYSTEM_LINE
+    from repro.tasks.nl2code.prompts import SYSTEM_LINE
     from repro.tiny_models import build_tokenizer
 
     build_tokenizer([SYSTEM_LINE] * 4).save_pretrained(directory)

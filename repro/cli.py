@@ -22,13 +22,14 @@ COMMAND_MODULES: list[str] = ["repro.plan", "repro.lock", "repro.launch", "repro
 def _manifest(args):
     from repro.manifest import load_manifest
 
-    return load_manifest(args.manifest)
+    return load_manifest(args.manifest, code_version=getattr(args, "code_version", None))
 
 
 def _out_dir(args, manifest) -> Path:
     if args.out:
         return Path(args.out)
-    return Path(DEFAULT_RESULTS) / Path(manifest.path).stem
+    version = getattr(args, "code_version", None)  # the other code version's results stay apart
+    return Path(DEFAULT_RESULTS) / (Path(manifest.path).stem + (f".code-{version}" if version else ""))
 
 
 def cmd_list(args) -> int:
@@ -37,9 +38,10 @@ def cmd_list(args) -> int:
     m = _manifest(args)
     runs = m.select(args.only, args.rq)
     rows = [[r.id, r.rq, r.kind, r.config["model"], r.config["dataset"], _prompting(r.config),
-             r.config["tuning"]["method"], len(r.reference)] for r in runs]
+             r.config["tuning"]["method"], r.config.get("code_version") or "-", len(r.reference)] for r in runs]
     if not args.quiet:
-        print(tabulate(rows, headers=["run", "rq", "kind", "model", "dataset", "prompting", "tuning", "refs"]))
+        print(tabulate(rows, headers=["run", "rq", "kind", "model", "dataset", "prompting", "tuning", "code",
+                                      "refs"]))
         print()
     counts = Counter(r.rq for r in runs)
     print(tabulate(sorted(counts.items()) + [["total", len(runs)]], headers=["rq", "runs"]))
@@ -229,8 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--i-accept-running-untrusted-code-unsandboxed", dest="allow_unsafe", action="store_true",
                         help="allow running model-written programs WITHOUT isolation when no sandbox is available")
 
+    def versioned(sp):
+        sp.add_argument("--code-version", choices=["paper-era", "tosem"],
+                        help="follow this version of the authors' code in every run it can run "
+                             "(default: each run's own; results go to results/<manifest>.code-<version>)")
+
     sp = sub.add_parser("list", help="list the runs of a manifest and count them per RQ")
     common(sp)
+    versioned(sp)
     sp.add_argument("--only", help="glob(s) over run ids, comma-separated")
     sp.add_argument("--rq", help="only this research question")
     sp.set_defaults(func=cmd_list)
@@ -239,11 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run_id")
     common(sp)
     running(sp)
+    versioned(sp)
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("reproduce", help="run every selected run of a manifest, then compare with the paper")
     common(sp)
     running(sp)
+    versioned(sp)
     sp.add_argument("--only", help="glob(s) over run ids, comma-separated")
     sp.add_argument("--rq", help="only this research question")
     sp.add_argument("--shard", help="i/n: run only shard i (0-based) of n")

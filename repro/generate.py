@@ -7,7 +7,9 @@ Stop strings (e.g. Conala's newline) end a beam: every vocabulary token whose te
 stop string acts as an end-of-sequence token, and candidates are cut at the stop afterwards.
 A stop rule (`generation.stop_rule`, owned by a task: repro/tasks/<task>/) ends a sequence
 on a condition of its text; `generate` receives it as a StoppingCriteria factory
-`(tokenizer, prompt_length, gen)`. `generation.block_size` caps prompt + new tokens (new tokens = block size
+`(tokenizer, prompt_length, gen)`; rules keep no state across steps, since beam search
+reorders rows. Sampling generates one prompt at a time, seeded with `seed + prompt index`: the
+samples do not depend on `generation.batch_size`. `generation.block_size` caps prompt + new tokens (new tokens = block size
 minus the batch's prompt length, minus prompt tuning's virtual tokens).
 """
 from __future__ import annotations
@@ -16,6 +18,15 @@ from collections import defaultdict
 from typing import Sequence
 
 from repro.metrics.exact_match import cut_at_stops
+
+
+def cut(text: str, stops: Sequence[str], rule: str | None) -> str:
+    """A candidate cut at its stops: as the run's code version did (`generation.cut`), else as is."""
+    if rule is None:
+        return cut_at_stops(text, stops)
+    from repro.code_versions import cut_candidate
+
+    return cut_candidate(text, stops, rule)
 
 
 def stop_token_ids(tokenizer, stops: Sequence[str]) -> list[int]:
@@ -64,10 +75,13 @@ def generate(model, tokenizer, prompts: Sequence[str], gen: dict, *, seq2seq: bo
     stops = gen.get("stop") or []
     eos_ids = stop_token_ids(tokenizer, stops)
     lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
-    batches = plan_batches(lengths, batch_size, equal_length_batches)
+    strategy = gen.get("strategy", "beam")
+    # Sampling: one prompt per call, seeded by the prompt's index, so the samples of a prompt
+    # do not depend on the batch size or on which prompts share its batch.
+    batches = ([[i] for i in range(len(prompts))] if strategy == "sample"
+               else plan_batches(lengths, batch_size, equal_length_batches))
     kwargs = dict(max_new_tokens=gen["max_new_tokens"], eos_token_id=eos_ids,
                   pad_token_id=tokenizer.pad_token_id)
-    strategy = gen.get("strategy", "beam")
     if strategy == "beam":
         kwargs.update(num_beams=gen["num_beams"], num_return_sequences=gen["num_return_sequences"],
                       do_sample=False, early_stopping=True)
@@ -82,7 +96,7 @@ def generate(model, tokenizer, prompts: Sequence[str], gen: dict, *, seq2seq: bo
     model.eval()
     with torch.no_grad():
         for b, idx in enumerate(tqdm(batches, desc="generate", unit="batch", disable=not progress)):
-            torch.manual_seed(seed + b)
+            torch.manual_seed(seed + (idx[0] if strategy == "sample" else b))
             enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
             batch_kwargs = dict(kwargs)
             if block_size:
@@ -99,5 +113,5 @@ def generate(model, tokenizer, prompts: Sequence[str], gen: dict, *, seq2seq: bo
             texts = tokenizer.batch_decode(seqs, skip_special_tokens=True)
             per = kwargs["num_return_sequences"]
             for j, i in enumerate(idx):
-                out[i] = [cut_at_stops(t, stops) for t in texts[j * per:(j + 1) * per]]
+                out[i] = [cut(t, stops, gen.get("cut")) for t in texts[j * per:(j + 1) * per]]
     return out

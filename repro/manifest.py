@@ -29,8 +29,9 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "limit": None,
     "seed": 42,
     "adapter_from": None,
+    "code_version": None,  # paper-era | tosem (repro/code_versions.py); None: the template's default
     "prompting": {"strategy": "zero-shot", "n": 0, "seed": 42, "retriever": "gte-small",
-                  "template": "instruction", "example_format": "plain", "system_line": None},
+                  "template": "instruction", "system_line": None},
     "tuning": {"method": "none", "learning_rate": None, "learning_rates": {}, "epochs": 5, "max_steps": None,
                "batch_size": 8, "gradient_accumulation_steps": 1, "eval_every_epoch_fraction": 0.2,
                "warmup_ratio": 0.05, "weight_decay": 0.0, "optimizer": "adafactor",
@@ -42,7 +43,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
                                 "compute_dtype": "float16"}},
     "generation": {"strategy": "beam", "num_beams": 10, "num_return_sequences": 10,
                    "max_new_tokens": None, "temperature": 0.6, "top_p": 0.95, "stop": None,
-                   "batch_size": 8},
+                   "batch_size": 8, "cut": None},
     "metrics": ["em"],
     "reference": {},
 }
@@ -304,8 +305,12 @@ def _check_run(run: dict, file: str, limits: dict | None = None) -> None:
             "make num_return_sequences <= num_beams")
 
 
-def _resolve(run: dict, file: str) -> dict:
-    """Fill what the registry implies: learning rate, token limits, stops, quantization bits."""
+def _resolve(run: dict, file: str, code_version: str | None = None) -> dict:
+    """Fill what the code version and the registry imply: learning rate, token limits, stops,
+    quantization bits."""
+    from repro import code_versions
+
+    code_versions.resolve(run, file, code_version)
     ds = DATASETS[run["dataset"]]
     gen = run["generation"]
     if gen["max_new_tokens"] is None:
@@ -326,7 +331,7 @@ def _resolve(run: dict, file: str) -> dict:
     return run
 
 
-def _load_file(path: Path) -> tuple[dict, list[dict]]:
+def _load_file(path: Path, code_version: str | None = None) -> tuple[dict, list[dict]]:
     doc = _read_yaml(path)
     file = str(path)
     if not isinstance(doc, dict):
@@ -343,11 +348,12 @@ def _load_file(path: Path) -> tuple[dict, list[dict]]:
         for r in _expand(merged, file):
             r["study"] = doc["study"]
             _check_run(r, file, doc.get("limits"))
-            runs.append((_resolve(r, file), file))
+            runs.append((_resolve(r, file, code_version), file))
     return doc, runs
 
 
-def load_manifest(path: str | Path) -> Manifest:
+def load_manifest(path: str | Path, code_version: str | None = None) -> Manifest:
+    """`code_version` runs every run that version can run with it (the other runs keep theirs)."""
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.yaml"))
@@ -362,7 +368,7 @@ def load_manifest(path: str | Path) -> Manifest:
     studies, claims, runs, desc, tables = set(), [], [], "", []
     seen: dict[str, str] = {}
     for f in files:
-        doc, file_runs = _load_file(f)
+        doc, file_runs = _load_file(f, code_version)
         studies.add(doc["study"])
         desc = desc or doc.get("description", "")
         claims += [dict(c, source=str(f)) for c in doc.get("claims") or []]

@@ -8,6 +8,7 @@ verified and made from the same configuration is skipped (resume).
 from __future__ import annotations
 
 import json
+import random
 import resource
 import shutil
 import sys
@@ -182,10 +183,16 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
     from repro.prompts import training_pairs
 
     task = tasks.task_of(cfg["dataset"])
-    template = cfg["prompting"]["template"]
+    template, version = cfg["prompting"]["template"], cfg.get("code_version")
+    seq2seq = MODELS[cfg["model"]].is_seq2seq
+    rng = random.Random(cfg["seed"])  # solutions drawn per problem: one sequence over train, then validation
     with clock.stage("data"):
-        train_rows = training_pairs(load_split(cfg["dataset"], "train"), template)
-        val_rows = training_pairs(load_split(cfg["dataset"], "validation"), template)
+        train_rows = training_pairs(load_split(cfg["dataset"], "train"), template, version, seq2seq=seq2seq, rng=rng)
+        val_rows = training_pairs(load_split(cfg["dataset"], "validation"), template, version, seq2seq=seq2seq, rng=rng)
+    if any("solution_index" in r for r in train_rows):  # which solution each problem trained on
+        records.write_jsonl(tmp_dir / "training_solutions.jsonl",
+                            [{"split": name, "problem_id": r["problem_id"], "solution_index": r["solution_index"]}
+                             for name, rows in (("train", train_rows), ("validation", val_rows)) for r in rows])
     with clock.stage("load"):
         spec, method, tokenizer, model, on_gpu, model_dir = _load(run, progress, for_training=True)
     dropped = {}
@@ -267,10 +274,15 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
             retriever = Retriever.for_training_set(cfg["prompting"]["retriever"], cfg["dataset"],
                                                    [r["intent"] for r in train_rows], progress=progress)
         system_line = cfg["prompting"]["system_line"]
-        if system_line is None:
-            system_line = method.system_line_by_default
+        if system_line is None:  # the method's default, if the code version has an instruction line
+            from repro.code_versions import setting
+
+            version = cfg.get("code_version")
+            system_line = method.system_line_by_default and (version is None or bool(setting(version, "system_line")))
         prompts, chosen = build_prompts(test, train_rows, cfg["prompting"], system_line=system_line,
-                                        retriever=retriever)
+                                        retriever=retriever, code_version=cfg.get("code_version"),
+                                        tuned=cfg["tuning"]["method"] != "none",
+                                        seq2seq=MODELS[cfg["model"]].is_seq2seq)
     from_reference = cfg["generation"]["strategy"] == "reference"
     on_gpu = False
     block_meta = {}

@@ -2,7 +2,8 @@
 0.2 epoch, the checkpoint with the lowest validation loss kept, linear schedule, 5 % warmup.
 
 Rows carry `prompt` and `target` (built by repro.prompts.training_pairs). Loss is over the
-target tokens only (prompt tokens labelled -100); EOS ends every target.
+target tokens only (prompt tokens labelled -100); EOS ends every target. Rows of the TOSEM
+code version carry a whole `text` instead, masked as its completion-only collator did.
 Runs single-process or under `accelerate launch` (Trainer picks up the distributed setup).
 """
 from __future__ import annotations
@@ -30,6 +31,16 @@ def collate_padded(batch: list[dict], pad_id: int) -> dict:
         target_len = longest_label if seq2seq else longest
         labels.append(b["labels"] + [-100] * (target_len - len(b["labels"])))
     return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
+
+
+def encode_row(tokenizer, row: dict, seq2seq: bool, max_length: int) -> dict:
+    """A training row: a `prompt` + `target` pair, or a whole `text` whose loss mask is the
+    authors' completion-only collator (repro/code_versions.py, the TOSEM code version)."""
+    if "text" in row:
+        from repro.code_versions import encode_text
+
+        return encode_text(tokenizer, row["text"], max_length)
+    return encode_example(tokenizer, row["prompt"], row["target"], seq2seq, max_length)
 
 
 def encode_example(tokenizer, prompt: str, code: str, seq2seq: bool, max_length: int) -> dict:
@@ -70,7 +81,7 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     distributed launch every rank must see the same directory to load the best checkpoint."""
     from transformers import Trainer, TrainingArguments
 
-    enc = lambda rows: [encode_example(tokenizer, r["prompt"], r["target"], seq2seq, cfg["max_length"]) for r in rows]
+    enc = lambda rows: [encode_row(tokenizer, r, seq2seq, cfg["max_length"]) for r in rows]
     train_set, val_set = enc(train_rows), enc(val_rows)
     bs, ga = cfg["batch_size"], cfg["gradient_accumulation_steps"]
     world = _world_size()

@@ -23,16 +23,11 @@ def balanced_braces_stop(tokenizer, prompt_length: int, gen: dict):
     start = int(gen.get("brace_start_level", 1))
 
     class BalancedBraces(StoppingCriteria):
-        def __init__(self):
-            self.seen = prompt_length
-            self.level = None
-
+        # No state across steps: beam search reorders rows between steps, so each row's level
+        # is recomputed from that row's own generated tokens every time.
         def __call__(self, input_ids, scores, **kwargs):
-            if self.level is None:
-                self.level = torch.full((input_ids.shape[0],), start, dtype=torch.long)
-            new = input_ids[:, self.seen:].cpu()
-            self.seen = input_ids.shape[1]
-            self.level += deltas[new.clamp(max=len(deltas) - 1)].sum(dim=1)
-            return (self.level <= 0).to(input_ids.device)
+            new = input_ids[:, prompt_length:].cpu()
+            level = start + deltas[new.clamp(max=len(deltas) - 1)].sum(dim=1)
+            return (level <= 0).to(input_ids.device)
 
     return BalancedBraces()
