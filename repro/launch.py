@@ -121,10 +121,14 @@ def cli_resources(args) -> dict:
 
 
 def merge_resources(*layers: dict) -> dict:
-    """Later layers win; defaults first."""
+    """Defaults first, later layers win; lists (extra sbatch flags, setup lines) add up."""
     out = dict(DEFAULTS)
     for layer in layers:
-        out.update({k: v for k, v in layer.items() if k in RESOURCE_KEYS and v is not None})
+        for key, value in layer.items():
+            if key in ("sbatch_flags", "setup") and value:
+                out[key] = list(dict.fromkeys(list(out.get(key) or []) + list(value)))
+            elif key in RESOURCE_KEYS and value is not None:
+                out[key] = value
     return out
 
 
@@ -191,8 +195,8 @@ def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=
         for i in range(k):
             ids = [r.id for r in select_shard(members, i, k)]
             argv = ["reproduce", "--manifest", path, "--only", ",".join(ids), "--out", out, "--quiet"]
-            out_shards.append(Shard(f"{c['name']} {i}/{k}", ids, argv + list(extra or []), res, c["name"],
-                                    max(_peak_gb(r, c["gpu_memory_gb"]) for r in members)))
+            peak = max(_peak_gb(r, c["gpu_memory_gb"]) for r in members if r.id in ids)
+            out_shards.append(Shard(f"{c['name']} {i}/{k}", ids, argv + list(extra or []), res, c["name"], peak))
     return out_shards
 
 
