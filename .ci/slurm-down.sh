@@ -10,6 +10,10 @@ export SLURM_CONF="$DIR/slurm.conf"
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 if alive "$DIR/run/slurmctld.pid"; then
   scancel --full --quiet --user "$(id -un)" 2>/dev/null || true
+  for _ in $(seq 60); do   # let slurmd's step daemons end the tasks before slurmd goes
+    [ -z "$(squeue -h -t RUNNING,COMPLETING,CONFIGURING 2>/dev/null)" ] && break
+    sleep 0.5
+  done
 fi
 for name in slurmd slurmctld munged; do
   pidfile="$DIR/run/$name.pid"
