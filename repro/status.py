@@ -18,6 +18,7 @@ from pathlib import Path
 RECORD = Path(".submit") / "submissions.json"
 ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED", "REQUEUE_HOLD",
           "REQUEUE_FED", "SIGNALING", "STAGE_OUT"}
+UNREACHABLE = "NO ANSWER"  # the scheduler could not be asked (no sacct/squeue here, or it is down)
 QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SUSPENDED"}
 
 
@@ -90,6 +91,7 @@ def slurm_states(job_ids: list[str]) -> dict[str, str]:
         return {}
     arrays = sorted({j.split("_")[0] for j in job_ids})
     states: dict[str, str] = {}
+    answered = False
     queries = (["sacct", "-n", "-P", "-X", "-j", ",".join(arrays), "-o", "JobID,State"],
                ["squeue", "-h", "-r", "--states=all", "-j", ",".join(arrays), "-o", "%i|%T"])
     for cmd in queries:
@@ -99,6 +101,7 @@ def slurm_states(job_ids: list[str]) -> dict[str, str]:
             continue
         if done.returncode != 0:
             continue  # e.g. sacct without an accounting database
+        answered = True
         for line in done.stdout.splitlines():
             if "|" not in line:
                 continue
@@ -107,6 +110,8 @@ def slurm_states(job_ids: list[str]) -> dict[str, str]:
                 states.setdefault(one, state.split()[0] if state.strip() else "UNKNOWN")
         if states:
             break
+    if not answered:  # neither sacct nor squeue answered: say so rather than guess
+        return {j: UNREACHABLE for j in job_ids}
     return states
 
 
@@ -165,6 +170,8 @@ def shard_state(job_state: str | None, run_states: list[str]) -> str:
         return "done"
     if job_state is None:
         return "not submitted"
+    if job_state == UNREACHABLE:
+        return "unknown"
     if job_state in QUEUED:
         return "queued"
     if job_state in ACTIVE:

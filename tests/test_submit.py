@@ -136,9 +136,17 @@ def test_expand_array_ids():
     (None, ["not started"], "not submitted"), ("PENDING", ["not started"], "queued"),
     ("RUNNING", ["done", "running"], "running"), ("CANCELLED", ["done", "failed"], "failed"),
     ("COMPLETED", ["done", "not started"], "failed"), ("UNKNOWN", ["done", "done"], "done"),
+    ("NO ANSWER", ["done", "not started"], "unknown"),
 ])
 def test_shard_state(job, runs, expected):
     assert shard_state(job, runs) == expected
+
+
+def test_status_without_a_scheduler_says_unknown(monkeypatch):
+    from repro import status
+
+    monkeypatch.setenv("PATH", "/nonexistent")  # neither sacct nor squeue
+    assert status.slurm_states(["12_0"]) == {"12_0": status.UNREACHABLE}
 
 
 def test_last_error_is_the_package_error_block(tmp_path):
