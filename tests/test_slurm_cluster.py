@@ -31,7 +31,8 @@ pytestmark = pytest.mark.skipif(os.environ.get("REPRO_SLURM_TESTS") != "1",
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "manifests" / "smoke.yaml"
 SUMS = REPO / "checksums" / "smoke.sha256"
-SINGLE_MACHINE = REPO / "results" / "smoke"
+# A complete single-machine smoke run (`make smoke` writes it here; another checkout's may be named instead).
+SINGLE_MACHINE = Path(os.environ.get("REPRO_SINGLE_MACHINE_SMOKE", REPO / "results" / "smoke"))
 # One CPU and 4 GB per task: two tasks at a time on a 2-core machine.
 RESOURCES = ["--executor", "slurm", "--gpus", "0", "--cpus", "1", "--mem-gb", "4", "--timeout-min", "120"]
 DEADLINE_S = int(os.environ.get("REPRO_SLURM_TEST_TIMEOUT", "3600"))
@@ -133,6 +134,11 @@ def test_smoke_array_cancel_resume_matches_checksums(cluster, tmp_path):
     assert check_expected(out, ids, SUMS) == []
     assert records.verify_tree(out) == []
     assert_shards_never_overlap_and_train_precedes_evaluation(manifest, out, record)
+    # Programs ran isolated inside the SLURM tasks (APPS and JUnit runs record their sandbox).
+    backends = {r.id: json.loads((out / r.id / "run.json").read_text())["sandbox"]["backend"]
+                for r in manifest.runs if "sandbox" in json.loads((out / r.id / "run.json").read_text())}
+    print(f"sandboxes used inside the SLURM tasks: {backends}")
+    assert backends and set(backends.values()) <= {"bubblewrap", "docker"} and "bubblewrap" in backends.values()
 
     # The report over the shared directory says what the single-machine one says.
     assert not check_expected(SINGLE_MACHINE, ids, SUMS), \
@@ -142,6 +148,7 @@ def test_smoke_array_cancel_resume_matches_checksums(cluster, tmp_path):
         rep = repro("report", "-m", str(SMOKE), "--results", str(results), "--out", str(tmp_path / f"report-{name}"))
         assert rep.returncode == 0, rep.stdout[-2000:] + rep.stderr
         reports[name] = (tmp_path / f"report-{name}" / "report.md").read_text().replace(str(results), "<results>")
+    print(reports["shards"])
     assert reports["shards"] == reports["single"]
 
 
