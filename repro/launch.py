@@ -55,12 +55,21 @@ def shard_argv(manifest: str, index: int, shards: int, out: str, only: str | Non
 
 def run_shard(argv: list[str]) -> int:
     """The array task: the CLI in-process; exit codes 0 (all pass) and 1 (some check fails) both finish the shard."""
+    import signal
+
     from repro.cli import main
 
+    # `scancel` sends SIGTERM, which submitit ignores (it waits for its own USR2 to requeue):
+    # stop now instead, as Ctrl-C does; complete runs are kept, the current one stays partial.
+    signal.signal(signal.SIGTERM, _interrupt)
     code = main(argv)
     if code not in (0, 1):
         raise RuntimeError(f"shard stopped: `repro {' '.join(argv)}` exited with {code} (its error is above)")
     return code
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 # --- resources -----------------------------------------------------------------------------
