@@ -180,7 +180,9 @@ def shard_state(job_state: str | None, run_states: list[str]) -> str:
 
 
 def last_error(log: str | None) -> str:
-    """The package's own error block (`error: ...` and its indented lines) from a task's log, else its last line."""
+    """Why a task ended, from its log: the package's own error block (`error: ...` and its
+    indented lines), else the scheduler's last `***` notice (cancelled, time limit, memory)
+    with the package's `interrupted` line, else the log's last line of its own."""
     if not log or not Path(log).is_file():
         return ""
     lines = Path(log).read_text(encoding="utf-8", errors="replace").splitlines()
@@ -192,8 +194,11 @@ def last_error(log: str | None) -> str:
                 break
             block.append(line)
         return "\n".join(block)
-    tail = [line for line in lines if line.strip()]
-    return tail[-1] if tail else ""
+    notices = [line for line in lines if line.startswith("slurmstepd") and "***" in line]
+    if notices:
+        return "\n".join(notices[-1:] + [line for line in lines if line.startswith("interrupted:")][-1:])
+    own = [line for line in lines if line.strip() and not line.startswith(("srun:", "submitit ", " "))]
+    return own[-1] if own else ""
 
 
 def collect(manifest, out: Path, record: dict | None = None, states: dict[str, str] | None = None):

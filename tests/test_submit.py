@@ -153,6 +153,12 @@ def test_last_error_is_the_package_error_block(tmp_path):
     log = tmp_path / "x_log.err"
     log.write_text("noise\nerror: bad thing (field 'f')\n  fix: do this\nTraceback (most recent call last):\n  x\n")
     assert last_error(str(log)) == "error: bad thing (field 'f')\n  fix: do this"
+    log.write_text("submitit WARNING - Bypassing signal SIGTERM\n"
+                   "slurmstepd-vm: error: *** STEP 16.0 ON vm CANCELLED AT 2026-12-02T12:46:17 ***\n"
+                   "interrupted: completed runs are kept; re-run the same command to resume\n"
+                   "RuntimeError: shard stopped\nsrun: error: vm: task 0: Killed\n")
+    assert last_error(str(log)) == ("slurmstepd-vm: error: *** STEP 16.0 ON vm CANCELLED AT 2026-12-02T12:46:17 ***\n"
+                                    "interrupted: completed runs are kept; re-run the same command to resume")
 
 
 BAD = """\
