@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from repro.errors import UserError
-from repro.launch import shard_argv, submit
+from repro.launch import shard_argv
 from repro.manifest import load_manifest
 from repro.shard import parse_shard, select_shard
 
@@ -63,35 +63,51 @@ def test_shard_argv():
         "--rq", "RQ2", "--allow-unpinned"]
 
 
-def test_submitit_local_shards_merge_into_one_report(tmp_path):
-    submitit = pytest.importorskip("submitit")
+def test_local_shards_merge_into_one_report_and_resume_only_what_is_missing(tmp_path, capsys):
+    pytest.importorskip("submitit")
+    from repro.cli import main
+    from repro.records import sha256_file
+    from repro.status import collect, read_record
+
     manifest = tmp_path / "tiny.yaml"
     manifest.write_text(TINY)
     out = tmp_path / "results"
-    executor = submitit.LocalExecutor(folder=str(tmp_path / "logs"))
-    executor.update_parameters(timeout_min=10)
-    jobs = submit(str(manifest), 2, str(out), executor)
-    codes = [job.result() for job in jobs]
-    assert codes == [0, 0]
+    assert main(["submit", "-m", str(manifest), "--shards", "2", "--executor", "local", "--out", str(out),
+                 "--wait", "--poll-seconds", "0.5"]) == 0
     m = load_manifest(manifest)
     for run in m.runs:
         metrics = json.loads((out / run.id / "metrics.json").read_text())
         assert metrics["samples"] == 2 and "em@1" in metrics
-    # Each shard ran its own runs only.
-    logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*_log.out"))
-    assert "shard 0/2" in logs and "shard 1/2" in logs
+    record = read_record(out)
+    assert sorted(record["shards"]) == ["0/2", "1/2"]
+    logs = "".join(p.read_text() for p in (out / ".submitit").glob("*_log.out"))
+    assert "shard 0/2" in logs and "shard 1/2" in logs  # each task ran its own shard
+    text = (out / "report" / "report.md").read_text()
+    assert "4 of 4 runs have results" in text and "not yet run" not in text
 
-    from repro.report import write_report
+    # Lose one run: its shard alone is incomplete, and --resume resubmits that shard only.
+    lost = record["shards"]["1/2"]["runs"][-1]
+    kept = {rid: (out / rid / "run.json").stat().st_mtime_ns for rid in record["shards"]["0/2"]["runs"]}
+    before = sha256_file(out / lost / "predictions.jsonl")
+    import shutil
 
-    code = write_report(m, out, tmp_path / "report")
-    text = (tmp_path / "report" / "report.md").read_text()
-    assert "4 of 4 runs have results" in text
-    assert code == 0 and "not yet run" not in text
+    shutil.rmtree(out / lost)
+    shards, runs = collect(m, out)
+    assert {s["shard"]: s["state"] for s in shards} == {"0/2": "done", "1/2": "failed"}
+    assert [r["state"] for r in runs if r["run"] == lost] == ["not started"]
+    assert main(["submit", "-m", str(manifest), "--executor", "local", "--out", str(out), "--resume",
+                 "--wait", "--poll-seconds", "0.5"]) == 0
+    record = read_record(out)
+    assert list(record["attempts"][-1]["jobs"]) == ["1/2"] and record["attempts"][-1]["resume"]
+    assert sha256_file(out / lost / "predictions.jsonl") == before
+    assert {rid: (out / rid / "run.json").stat().st_mtime_ns for rid in kept} == kept
+    capsys.readouterr()
+    assert main(["submit", "-m", str(manifest), "--executor", "local", "--out", str(out), "--resume"]) == 0
+    assert "nothing to resume" in capsys.readouterr().out
 
 
 def test_unknown_executor_is_a_user_error(tmp_path):
     from repro.launch import make_executor
 
     with pytest.raises(UserError):
-        make_executor("kubernetes", Path(tmp_path), timeout_min=1, partition=None, gpus=0, cpus=1, mem_gb=1,
-                      array_parallelism=1)
+        make_executor("kubernetes", Path(tmp_path))
