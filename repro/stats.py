@@ -1,0 +1,104 @@
+"""Statistics for claim checks: per-sample scores from run records and the paired bootstrap.
+
+A claim check "A > B" is a statement about two sides, each an aggregate (mean, max or min,
+times a factor, optionally minus another side) of run metrics. `per_sample_scores` reads
+the per-sample records a finished evaluation wrote (`predictions.jsonl` for EM@k,
+`apps_results.{paper,strict}.jsonl` for APPS) into one score per test sample, keyed by the
+sample's id, so that two runs on the same test set are paired sample by sample.
+`paired_bootstrap` resamples the test samples with replacement (the same draw for every run
+of a test set, so the comparison is paired), recomputes both sides on every resample and
+returns the observed difference and its 95 % percentile interval.
+
+Method: the paired bootstrap of Koehn, "Statistical Significance Tests for Machine
+Translation Evaluation" (EMNLP 2004), with the percentile interval of Efron & Tibshirani,
+"An Introduction to the Bootstrap" (1993), ch. 13. Written here because no pinned library
+bootstraps a statistic built from several runs' aligned samples (scipy.stats.bootstrap
+resamples one statistic of given arrays; our sides are max/mean over runs of differing
+sizes). Deterministic: a fixed seed and a fixed order of draws.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+RESAMPLES = 2000          # enough for stable 2.5 / 97.5 % percentiles (Efron & Tibshirani, ch. 19)
+BOOTSTRAP_SEED = 20040725  # any fixed number: the interval must not change between runs of the report
+LEVEL = 0.95
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _em_scores(run_dir: Path, k: int) -> dict | None:
+    path = run_dir / "predictions.jsonl"
+    if not path.exists():
+        return None
+    rows = _jsonl(path)
+    if not rows or "em_rank" not in rows[0]:
+        return None
+    return {str(r["index"]): 100.0 * (r["em_rank"] is not None and r["em_rank"] <= k) for r in rows}
+
+
+def _apps_scores(run_dir: Path, mode: str, difficulty: str, name: str) -> dict | None:
+    from repro.metrics.apps import pass_at_k, passes_all, sample_pass_share
+
+    path = run_dir / f"apps_results.{mode}.jsonl"
+    if not path.exists():
+        return None
+    samples: dict[str, dict[int, list]] = {}
+    for rec in _jsonl(path):
+        if difficulty == "overall" or rec["difficulty"] == difficulty:
+            samples.setdefault(str(rec["problem_id"]), {})[rec["sample"]] = rec["results"]
+    out = {}
+    for pid, by_sample in samples.items():
+        ordered = [by_sample[s] for s in sorted(by_sample)]
+        if name == "avg":
+            out[pid] = 100.0 * sample_pass_share(ordered[0])
+        elif name.startswith("pass@"):
+            k = int(name[len("pass@"):])
+            out[pid] = 100.0 * pass_at_k(len(ordered), sum(passes_all(s) for s in ordered), k)
+        else:
+            return None
+    return out or None
+
+
+def per_sample_scores(run_dir: Path, metric: str) -> dict[str, float] | None:
+    """{sample id: score (percent)} whose mean is the run's `metric`, or None when the metric
+    has no per-sample form (corpus CodeBLEU, memory, parameter counts) or no records exist."""
+    run_dir = Path(run_dir)
+    if metric.startswith("em@"):
+        return _em_scores(run_dir, int(metric[3:]))
+    parts = metric.split("/")
+    if len(parts) == 3 and parts[0] in ("apps", "apps-strict"):
+        return _apps_scores(run_dir, "paper" if parts[0] == "apps" else "strict", parts[1], parts[2])
+    return None
+
+
+COMBINE = {"mean": lambda a: a.mean(axis=0), "max": lambda a: a.max(axis=0), "min": lambda a: a.min(axis=0)}
+
+
+def resample_indices(n: int, rng: np.random.Generator, resamples: int = RESAMPLES) -> np.ndarray:
+    return rng.integers(0, n, size=(resamples, n))
+
+
+def run_means(scores: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """One run's mean score on the full set (index 0) and on every resample (1..B)."""
+    return np.concatenate([[scores.mean()], scores[draws].mean(axis=1)])
+
+
+def interval(diffs: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of the bootstrap differences (index 0 is the observed value)."""
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(diffs[1:], [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def se_bound(value_percent: float, n: int) -> float:
+    """Upper bound of the standard error (percentage points) of a mean of n per-sample scores in
+    [0, 100]: binomial for shares, Bhatia-Davis for bounded means (docs/TOLERANCES.md)."""
+    p = min(max(value_percent / 100.0, 0.0), 1.0)
+    return 100.0 * math.sqrt(p * (1 - p) / n) if n else 0.0
