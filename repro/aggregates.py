@@ -29,7 +29,7 @@ def load_aggregates(manifest: Manifest) -> list[dict]:
     by_id = {r.id: r for r in manifest.runs}
     out, seen = [], set()
     for file in manifest_files(manifest):
-        doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         for i, agg in enumerate(doc.get("aggregates") or []):
             if agg["id"] in seen or agg["id"] in by_id:
                 raise ManifestError(f"duplicate id '{agg['id']}'", file=str(file), field=f"aggregates.{i}.id",

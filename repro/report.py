@@ -225,8 +225,8 @@ def indistinct_section(rows: list[dict], fmt: str) -> str:
                           ["run", "metric", "paper", "tol.", "band also covers"], fmt)
 
 
-def build_sections(manifest, results: Path, fmt: str) -> tuple[list[tuple[str, str]], bool]:
-    verdicts = evaluate(manifest, results)
+def build_sections(manifest, results: Path, fmt: str, verdicts=None) -> tuple[list[tuple[str, str]], int]:
+    verdicts = verdicts or evaluate(manifest, results)
     rows = [r for r in verdicts.references if not r.get("aggregate")]
     aggregates = [r for r in verdicts.references if r.get("aggregate")]
     claims = verdicts.claims
@@ -282,8 +282,9 @@ def _render(manifest, sections, figures, heading) -> str:
 def write_report(manifest, results: Path, out_dir: Path, fmt: str = "simple") -> int:
     results, out_dir = Path(results), Path(out_dir)
     figures = write_figures(manifest, results, out_dir / "figures", _icl_best(manifest, results))
-    md_sections, status = build_sections(manifest, results, "github")
-    plain_sections, _ = build_sections(manifest, results, fmt if fmt != "github" else "simple")
+    verdicts = evaluate(manifest, results)
+    md_sections, status = build_sections(manifest, results, "github", verdicts)
+    plain_sections, _ = build_sections(manifest, results, fmt if fmt != "github" else "simple", verdicts)
     records.write_atomic(out_dir / "report.md", _render(manifest, md_sections, figures, "##"))
     plain = _render(manifest, plain_sections, figures, "==")
     records.write_atomic(out_dir / "report.txt", plain)

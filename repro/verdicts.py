@@ -164,17 +164,23 @@ def _spec_runs(spec: dict) -> list[tuple[str, str]]:
     return own + (_spec_runs(spec["minus"]) if "minus" in spec else [])
 
 
-def _load_side_inputs(spec: dict, manifest: Manifest, results: Path) -> dict:
+def _load_side_inputs(spec: dict, results: Path, cache: dict) -> dict:
     """(run, metric) -> {"value": metrics.json value, "samples": per-sample dict or None, "n": samples}."""
     out = {}
-    for rid, metric in _spec_runs(spec):
-        m = load_metrics(results, rid)
-        if m is None:
-            raise _NotReady(NOT_RUN, f"{rid}: not yet run")
-        if metric not in m:
-            raise _NotReady(MISSING, f"{rid}: finished without {metric}")
-        out[(rid, metric)] = {"value": float(m[metric]), "n": m.get("samples"),
+    for key in _spec_runs(spec):
+        if key not in cache:
+            rid, metric = key
+            m = load_metrics(results, rid)
+            if m is None:
+                cache[key] = _NotReady(NOT_RUN, f"{rid}: not yet run")
+            elif metric not in m:
+                cache[key] = _NotReady(MISSING, f"{rid}: finished without {metric}")
+            else:
+                cache[key] = {"value": float(m[metric]), "n": m.get("samples"),
                               "samples": stats.per_sample_scores(Path(results) / rid, metric)}
+        if isinstance(cache[key], _NotReady):
+            raise cache[key]
+        out[key] = cache[key]
     return out
 
 
@@ -199,21 +205,20 @@ def _combine(spec: dict, vectors: dict, manifest: Manifest) -> np.ndarray:
     return value
 
 
-def _bootstrap(greater: dict, less: dict, inputs: dict, manifest: Manifest) -> tuple[float, tuple, str]:
-    rng = np.random.default_rng(stats.BOOTSTRAP_SEED)
-    draws, vectors = {}, {}
+def _bootstrap(greater: dict, less: dict, inputs: dict, manifest: Manifest,
+               resamples: stats.PairedResamples) -> tuple[float, tuple, str]:
+    vectors, sets = {}, {}
     for key, entry in inputs.items():
-        ids = tuple(sorted(entry["samples"]))
-        if ids not in draws:  # one draw per test set: runs on the same samples are paired
-            draws[ids] = stats.resample_indices(len(ids), rng)
-        scores = np.array([entry["samples"][i] for i in ids])
-        vectors[key] = stats.run_means(scores, draws[ids])
-    size = stats.RESAMPLES + 1
+        if "resampled" not in entry:
+            entry["resampled"] = resamples.means(entry["samples"])
+        ids, vectors[key] = entry["resampled"]
+        sets[ids] = len(ids)
+    size = resamples.resamples + 1
     g = _combine(greater, vectors, manifest) if "value" not in greater else np.full(size, greater["value"])
     l = _combine(less, vectors, manifest) if "value" not in less else np.full(size, less["value"])
     diffs = g - l
-    return float(diffs[0]), stats.interval(diffs), (f"paired bootstrap, {stats.RESAMPLES} resamples of "
-                                                     f"{', '.join(str(len(k)) for k in draws)} test samples")
+    return float(diffs[0]), stats.interval(diffs), (f"paired bootstrap, {resamples.resamples} resamples of "
+                                                     f"{' + '.join(map(str, sets.values()))} test samples")
 
 
 def _noise_sd(key: tuple, entry: dict) -> float | None:
@@ -256,16 +261,17 @@ def _check_verdict(diff: float, ci: tuple | None) -> str:
     return FAILS_SIG if ci is not None and ci[1] < 0 else FAILS_NOISE
 
 
-def evaluate_check(chk: dict, manifest: Manifest, results: Path, aggregates: dict) -> dict:
+def evaluate_check(chk: dict, manifest: Manifest, results: Path, aggregates: dict, cache: dict,
+                   resamples: stats.PairedResamples) -> dict:
     greater = _side_spec(chk["greater"], chk.get("metric"), aggregates)
     less = _side_spec(chk["less"], chk.get("metric"), aggregates)
     out = {"note": chk.get("note", ""), "effect": None, "interval": None, "method": ""}
     try:
-        inputs = {**_load_side_inputs(greater, manifest, results), **_load_side_inputs(less, manifest, results)}
+        inputs = {**_load_side_inputs(greater, results, cache), **_load_side_inputs(less, results, cache)}
     except _NotReady as e:
         return dict(out, verdict=e.state, details=e.detail)
     if inputs and all(e["samples"] is not None for e in inputs.values()):
-        diff, ci, method = _bootstrap(greater, less, inputs, manifest)
+        diff, ci, method = _bootstrap(greater, less, inputs, manifest, resamples)
     else:
         diff, ci, method = _analytic(greater, less, inputs, manifest)
     ci_text = "no interval" if ci is None else f"95% interval [{ci[0]:+.2f}, {ci[1]:+.2f}]"
@@ -281,11 +287,11 @@ def claim_verdict(check_verdicts: list[str]) -> str:
     return HOLDS_SIG
 
 
-def evaluate_claims(manifest: Manifest, results: Path) -> list[dict]:
-    aggregates = {a["id"]: a for a in load_aggregates(manifest)}
-    out = []
+def evaluate_claims(manifest: Manifest, results: Path, aggregates: list[dict] | None = None) -> list[dict]:
+    by_id = {a["id"]: a for a in (load_aggregates(manifest) if aggregates is None else aggregates)}
+    out, cache, resamples = [], {}, stats.PairedResamples()   # each run's records are read once
     for claim in manifest.claims:
-        checks = [evaluate_check(chk, manifest, results, aggregates) for chk in claim["checks"]]
+        checks = [evaluate_check(chk, manifest, Path(results), by_id, cache, resamples) for chk in claim["checks"]]
         verdicts = [c["verdict"] for c in checks]
         out.append({"claim": claim["id"], "text": claim["text"], "caveat": claim.get("caveat", ""),
                     "verdict": claim_verdict(verdicts), "checks": checks,
@@ -306,7 +312,7 @@ def evaluate(manifest: Manifest, results: Path, runs: list[Run] | None = None) -
     aggregates = load_aggregates(manifest)
     cells += aggregate_cells(aggregates, manifest, results)
     mark_indistinct(cells, manifest)
-    claims = evaluate_claims(manifest, results)
+    claims = evaluate_claims(manifest, results, aggregates)
     if runs is not None:
         chosen = {r.id for r in runs}
         agg_runs = {a["id"]: set(a["runs"]) for a in aggregates}
