@@ -20,7 +20,7 @@ from tabulate import tabulate
 from repro import records
 from repro.aggregates import load_aggregates
 from repro.compare import basis_label
-from repro.figures import write_figures
+from repro.figures import ours_vs_paper, write_figures
 from repro.verdicts import evaluate
 
 TABLE3_METRICS = ("em@1", "em@10", "codebleu")
@@ -283,6 +283,7 @@ def write_report(manifest, results: Path, out_dir: Path, fmt: str = "simple") ->
     results, out_dir = Path(results), Path(out_dir)
     figures = write_figures(manifest, results, out_dir / "figures", _icl_best(manifest, results))
     verdicts = evaluate(manifest, results)
+    figures["Ours vs reference, every cell"] = ours_vs_paper(verdicts.references, manifest, out_dir / "figures")
     md_sections, status = build_sections(manifest, results, "github", verdicts)
     plain_sections, _ = build_sections(manifest, results, fmt if fmt != "github" else "simple", verdicts)
     records.write_atomic(out_dir / "report.md", _render(manifest, md_sections, figures, "##"))
