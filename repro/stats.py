@@ -4,7 +4,9 @@ A claim check "A > B" is a statement about two sides, each an aggregate (mean, m
 times a factor, optionally minus another side) of run metrics. `per_sample_scores` reads
 the per-sample records a finished evaluation wrote (`predictions.jsonl` for EM@k,
 `apps_results.{paper,strict}.jsonl` for APPS) into one score per test sample, keyed by the
-sample's id, so that two runs on the same test set are paired sample by sample.
+sample's id, so that two runs on the same test set are paired sample by sample; corpus
+CodeBLEU becomes one row of corpus sums per sample (`codebleu_paper.sample_statistics`),
+rescored from summed rows on every resample.
 `paired_bootstrap` resamples the test samples with replacement (the same draw for every run
 of a test set, so the comparison is paired), recomputes both sides on every resample and
 returns the observed difference and its 95 % percentile interval.
@@ -14,7 +16,7 @@ Translation Evaluation" (EMNLP 2004), with the percentile interval of Efron & Ti
 "An Introduction to the Bootstrap" (1993), ch. 13. Written here because no pinned library
 bootstraps a statistic built from several runs' aligned samples (scipy.stats.bootstrap
 resamples one statistic of given arrays; our sides are max/mean over runs of differing
-sizes). Deterministic: a fixed seed and a fixed order of draws.
+sizes). Deterministic: each test set's draw is seeded from its sample ids.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ import hashlib
 import json
 import math
 from pathlib import Path
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -67,10 +72,38 @@ def _apps_scores(run_dir: Path, mode: str, difficulty: str, name: str) -> dict |
     return out or None
 
 
-def per_sample_scores(run_dir: Path, metric: str) -> dict[str, float] | None:
-    """{sample id: score (percent)} whose mean is the run's `metric`, or None when the metric
-    has no per-sample form (corpus CodeBLEU, memory, parameter counts) or no records exist."""
+@dataclass
+class CorpusSamples:
+    """A corpus metric's per-sample statistic rows (sample id -> row) and the function that
+    scores summed rows (percent), e.g. corpus CodeBLEU from n-gram and match counts."""
+    rows: dict[str, list[float]]
+    score: Callable
+
+    def __len__(self):
+        return len(self.rows)
+
+
+def _codebleu_samples(run_dir: Path) -> CorpusSamples | None:
+    from repro.metrics.codebleu_paper import codebleu_from_totals, sample_statistics
+
+    path = run_dir / "predictions.jsonl"
+    if not path.exists():
+        return None
+    rows = _jsonl(path)
+    if not rows or rows[0].get("reference") is None:
+        return None
+    stats = sample_statistics([(r["candidates"] or [""])[0] for r in rows], [r["reference"] for r in rows])
+    return CorpusSamples({str(r["index"]): s for r, s in zip(rows, stats)},
+                         lambda totals: 100.0 * codebleu_from_totals(totals))
+
+
+def per_sample_scores(run_dir: Path, metric: str) -> dict[str, float] | CorpusSamples | None:
+    """{sample id: score (percent)} whose mean is the run's `metric`, per-sample statistic rows
+    for the paper's corpus CodeBLEU, or None when the metric has no per-sample form (memory,
+    parameter counts, the unit-test study's corpus metrics) or no records exist."""
     run_dir = Path(run_dir)
+    if metric == "codebleu":
+        return _codebleu_samples(run_dir)
     if metric.startswith("em@"):
         return _em_scores(run_dir, int(metric[3:]))
     parts = metric.split("/")
@@ -101,8 +134,14 @@ class PairedResamples:
             self._counts[ids] = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
         return self._counts[ids]
 
-    def means(self, per_sample: dict[str, float]) -> tuple[tuple, np.ndarray]:
-        """The run's mean on the full set (index 0) and on every resample (1..B)."""
+    def means(self, per_sample: dict[str, float] | CorpusSamples) -> tuple[tuple, np.ndarray]:
+        """The run's metric on the full set (index 0) and on every resample (1..B): a mean of
+        per-sample scores, or a corpus score of summed statistic rows."""
+        if isinstance(per_sample, CorpusSamples):
+            ids = tuple(sorted(per_sample.rows))
+            matrix = np.array([per_sample.rows[i] for i in ids])
+            totals = np.vstack([matrix.sum(axis=0), self.counts(ids) @ matrix])
+            return ids, per_sample.score(totals)
         ids = tuple(sorted(per_sample))
         scores = np.array([per_sample[i] for i in ids])
         # An elementwise product and sum: faster than BLAS matmul on a busy shared CPU.

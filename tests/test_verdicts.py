@@ -249,3 +249,32 @@ def test_smoke_labels_say_what_each_reference_is(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "by construction" in out and "reference is" in out and "paper/expected" not in out
     assert "Caveat: " + m.claims[0]["caveat"].split(".")[0] in out
+
+
+def test_corpus_codebleu_is_bootstrapped_from_per_sample_sums(tmp_path):
+    """Summed per-sample rows give exactly the corpus score the scorer computes; a claim on
+    CodeBLEU gets a paired-bootstrap interval around it."""
+    from repro.metrics.codebleu_paper import codebleu_from_totals, corpus_codebleu, sample_statistics
+
+    refs = [f"x{i} = sorted(values[{i}:], key=len)" if i % 2 else f"for k in range({i}):\n    total += k"
+            for i in range(40)]
+    good = [r if i % 5 else r.replace("sorted", "list") for i, r in enumerate(refs)]
+    bad = ["print(1)" if i % 3 else r for i, r in enumerate(refs)]
+    assert codebleu_from_totals(np.array(sample_statistics(good, refs)).sum(axis=0)) == pytest.approx(
+        corpus_codebleu(good, refs)["codebleu"], abs=1e-12)
+    results = tmp_path / "results"
+    for rid, preds in (("good", good), ("bad", bad)):
+        d = results / rid
+        d.mkdir(parents=True)
+        records.write_jsonl(d / "predictions.jsonl", [{"index": i, "reference": r, "candidates": [p]}
+                                                      for i, (p, r) in enumerate(zip(preds, refs))])
+        records.write_json(d / "metrics.json", {"samples": 40, "codebleu": 100 * corpus_codebleu(preds, refs)["codebleu"]})
+    path = tmp_path / "m.yaml"
+    path.write_text("manifest_version: 1\nstudy: cb\ndefaults: {model: tiny-llama, dataset: conala-bundled}\n"
+                    "runs: [{id: good}, {id: bad}]\nclaims:\n  - id: c\n    text: good beats bad.\n"
+                    "    checks: [{metric: codebleu, greater: good, less: bad}]\n")
+    check = evaluate(load_manifest(path), results).claims[0]["checks"][0]
+    expected = 100 * (corpus_codebleu(good, refs)["codebleu"] - corpus_codebleu(bad, refs)["codebleu"])
+    assert check["effect"] == pytest.approx(expected, abs=1e-3)
+    assert check["interval"][0] < check["effect"] < check["interval"][1]
+    assert check["verdict"] == HOLDS_SIG and check["method"].startswith("paired bootstrap")
