@@ -13,7 +13,6 @@ neighbouring method of the same model (it cannot tell them apart).
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 from tabulate import tabulate
 
