@@ -2,7 +2,8 @@
 
 Every run of the study is listed, every number of the CSVs is attached to exactly one run
 (or one aggregate such as "best ICL score") with a tolerance derived by the rules of
-docs/TOLERANCES.md, and the headline claims are written as orderings over run results.
+docs/TOLERANCES.md, and the headline claims are written as checks "A > B" over run results, as the
+paper states them (PROTOCOL.md).
 
     python tools/make_paper_manifests.py [--csv-dir DIR] [--out manifests/paper] [--check]
 
