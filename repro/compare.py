@@ -48,6 +48,6 @@ def claims_table(claims: list[dict], fmt: str = "simple") -> str:
     rows = []
     for c in claims:
         rows.append([c["claim"], c["verdict"], c["text"] + (f" Caveat: {c['caveat']}" if c.get("caveat") else "")])
-        rows += [["", chk["verdict"], f"{chk['note']}: {chk['details']}"] for chk in c["checks"]]
+        rows += [["", chk["verdict"], f"{chk['note'] or 'check'}: {chk['details']}"] for chk in c["checks"]]
     return tabulate(rows, headers=["claim", "verdict", "statement / check: effect A - B and 95% interval"],
                     tablefmt=fmt, disable_numparse=True)

@@ -261,11 +261,24 @@ def _check_verdict(diff: float, ci: tuple | None) -> str:
     return FAILS_SIG if ci is not None and ci[1] < 0 else FAILS_NOISE
 
 
+def _describe(side) -> str:
+    if isinstance(side, str):
+        return side
+    if isinstance(side, list):
+        return "best of " + ", ".join(side)
+    if "value" in side:
+        return f"{side['value']:g}"
+    text = side.get("aggregate") or f"{side.get('agg', 'max')} of {', '.join(side['runs'])}"
+    text = text if side.get("factor", 1.0) == 1.0 else f"{side['factor']:g} x {text}"
+    return text + (f" - {_describe(side['minus'])}" if "minus" in side else "")
+
+
 def evaluate_check(chk: dict, manifest: Manifest, results: Path, aggregates: dict, cache: dict,
                    resamples: stats.PairedResamples) -> dict:
     greater = _side_spec(chk["greater"], chk.get("metric"), aggregates)
     less = _side_spec(chk["less"], chk.get("metric"), aggregates)
-    out = {"note": chk.get("note", ""), "effect": None, "interval": None, "method": ""}
+    note = chk.get("note") or f"{_describe(chk['greater'])} > {_describe(chk['less'])} ({chk.get('metric', '')})"
+    out = {"note": note, "effect": None, "interval": None, "method": ""}
     try:
         inputs = {**_load_side_inputs(greater, results, cache), **_load_side_inputs(less, results, cache)}
     except _NotReady as e:

@@ -92,13 +92,20 @@ def test_swapping_two_methods_fails_their_cells_and_claims(paper, paper_results,
     assert v.exit_code == 1
     assert f"{lora} em@10: FAIL" in v.failures and "claim c3-lora-best-prefix-fails-on-large-models: " \
         "fails (significant)" in v.failures
+    from repro.report import build_sections
+
+    sections, status = build_sections(paper, copy, "github", v)
+    assert status == 1 and sections[-1][0] == "Verdict" and f"- {lora} em@10: FAIL" in sections[-1][1]
 
 
-def test_report_marks_cells_that_cannot_discriminate_and_prints_statements(paper, paper_results, tmp_path):
-    from repro.report import write_report
+def test_report_marks_cells_that_cannot_discriminate_and_prints_statements(paper, paper_results, paper_verdicts,
+                                                                          tmp_path):
+    from repro.figures import ours_vs_paper
+    from repro.report import build_sections
 
-    assert write_report(paper, paper_results, tmp_path / "r") == 0
-    text = (tmp_path / "r" / "report.md").read_text()
+    sections, status = build_sections(paper, paper_results, "github", paper_verdicts)
+    assert status == 0
+    text = "\n".join(f"## {title}\n{body}" for title, body in sections)
     assert "## Cells that cannot discriminate" in text
     # IA3's 37.20 lies inside LoRA's band (39.31 +- 4.20) for CodeLlama-7B on Conala (Table 3).
     row = next(line for line in text.splitlines()
@@ -106,7 +113,7 @@ def test_report_marks_cells_that_cannot_discriminate_and_prints_statements(paper
     assert "ia3" in row and "prefix-tuning" not in row
     assert "Statement: LoRA beats ICL and RAG for the three CodeLlama-7B variants on both datasets." in text
     assert "paired bootstrap, 2000 resamples of 543 test samples" in text
-    assert (tmp_path / "r" / "figures" / "ours_vs_paper.png").stat().st_size > 1000
+    assert ours_vs_paper(paper_verdicts.references, paper, tmp_path).stat().st_size > 1000
 
 
 # ------------------------------------------------------------------- the statistics ---
