@@ -88,9 +88,10 @@ def aggregate_cells(aggregates: list[dict], manifest: Manifest, results: Path) -
     rows = []
     for agg in aggregates:
         ref = agg.get("reference") or {"value": None, "tolerance": None}
-        finished = [rid for rid in agg["runs"] if load_metrics(results, rid) is not None]
+        finished = {rid: load_metrics(results, rid) for rid in agg["runs"]}
+        lacking = [rid for rid, m in finished.items() if m is not None and agg["metric"] not in m]
         value, missing = aggregate_value(agg, manifest, results)
-        state = "ok" if value is not None else (MISSING if len(finished) == len(agg["runs"]) else NOT_RUN)
+        state = "ok" if value is not None else (MISSING if lacking else NOT_RUN)
         if ref["value"] is None:
             row = {"run": agg["id"], "metric": agg["metric"], "expected": None, "tolerance": None, "source": "",
                    "basis": "paper", "obtained": value, "delta": None, "indistinct_from": [],
