@@ -7,9 +7,10 @@ the per-sample records a finished evaluation wrote (`predictions.jsonl` for EM@k
 sample's id, so that two runs on the same test set are paired sample by sample; corpus
 CodeBLEU becomes one row of corpus sums per sample (`codebleu_paper.sample_statistics`),
 rescored from summed rows on every resample.
-`paired_bootstrap` resamples the test samples with replacement (the same draw for every run
-of a test set, so the comparison is paired), recomputes both sides on every resample and
-returns the observed difference and its 95 % percentile interval.
+`PairedResamples` resamples the test samples with replacement (the same draw for every run
+of a test set, so the comparison is paired) and gives each run's metric on every resample;
+`repro.verdicts` combines them into both sides of a check, and `interval` gives the 95 %
+percentile interval of the difference.
 
 Method: the paired bootstrap of Koehn, "Statistical Significance Tests for Machine
 Translation Evaluation" (EMNLP 2004), with the percentile interval of Efron & Tibshirani,
@@ -23,9 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -78,9 +78,6 @@ class CorpusSamples:
     scores summed rows (percent), e.g. corpus CodeBLEU from n-gram and match counts."""
     rows: dict[str, list[float]]
     score: Callable
-
-    def __len__(self):
-        return len(self.rows)
 
 
 def _codebleu_samples(run_dir: Path) -> CorpusSamples | None:
