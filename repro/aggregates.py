@@ -3,8 +3,8 @@
 A manifest's `aggregates:` entries (e.g. "best ICL EM@10 over n, each n averaged over the
 five seeds") name their runs, an optional `group_by` config field, how runs of a group
 combine (`within`, default mean) and how groups combine (`across`, default max), plus an
-optional reference. `load_aggregates` reads and checks them; `compare_aggregates` gives
-verdict rows in the same shape as `repro.compare.compare_run`.
+optional reference. `load_aggregates` reads and checks them; `aggregate_value` computes one
+from results (its verdict comes from `repro.verdicts`).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from statistics import mean
 
 import yaml
 
-from repro.compare import FAIL, MISSING, PASS, load_metrics
+from repro.compare import load_metrics
 from repro.errors import ManifestError
 from repro.manifest import Manifest
 
@@ -29,7 +29,7 @@ def load_aggregates(manifest: Manifest) -> list[dict]:
     by_id = {r.id: r for r in manifest.runs}
     out, seen = [], set()
     for file in manifest_files(manifest):
-        doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         for i, agg in enumerate(doc.get("aggregates") or []):
             if agg["id"] in seen or agg["id"] in by_id:
                 raise ManifestError(f"duplicate id '{agg['id']}'", file=str(file), field=f"aggregates.{i}.id",
@@ -65,22 +65,3 @@ def aggregate_value(agg: dict, manifest: Manifest, results: Path) -> tuple[float
         return None, missing
     within, across = COMBINE[agg.get("within", "mean")], COMBINE[agg.get("across", "max")]
     return across([within(v) for v in groups.values()]), []
-
-
-def compare_aggregates(aggregates: list[dict], manifest: Manifest, results: Path) -> list[dict]:
-    rows = []
-    for agg in aggregates:
-        ref = agg.get("reference")
-        value, missing = aggregate_value(agg, manifest, results)
-        row = {"run": agg["id"], "metric": agg["metric"], "expected": ref["value"] if ref else None,
-               "tolerance": ref["tolerance"] if ref else None, "source": ref.get("source", "") if ref else "",
-               "obtained": value, "missing_runs": len(missing)}
-        if value is None:
-            row.update(delta=None, verdict=MISSING)
-        elif ref is None:
-            row.update(delta=None, verdict="(no reference)")
-        else:
-            delta = value - ref["value"]
-            row.update(delta=round(delta, 4), verdict=PASS if abs(delta) <= ref["tolerance"] + 1e-9 else FAIL)
-        rows.append(row)
-    return rows

@@ -142,20 +142,19 @@ def cmd_reproduce(args) -> int:
 
 
 def _compare_and_print(args, manifest, runs, out) -> int:
-    from repro.compare import FAIL, claims_table, compare_all, evaluate_claims, verdict_table
+    """The verdicts `repro report` gives (repro.verdicts), for the selected runs; with every
+    run selected, the same cells, aggregates, claims and exit code as the report."""
+    from repro.compare import claims_table, verdict_table
+    from repro.verdicts import evaluate
 
-    rows = compare_all(manifest, out, runs)
-    status = 0
-    if rows:
-        print("\n" + verdict_table(rows))
-        if any(r["verdict"] == FAIL for r in rows):
-            status = 1
-    claims = evaluate_claims(manifest, out)
-    if claims:
-        print("\n" + claims_table(claims))
-        if any(c["verdict"] == "fails" for c in claims):
-            status = 1
-    print("\nverdict:", "all checks pass" if status == 0 else "SOME CHECKS FAIL")
+    selection = None if {r.id for r in runs} == {r.id for r in manifest.runs} else runs
+    verdicts = evaluate(manifest, out, selection)
+    if verdicts.references:
+        print("\n" + verdict_table(verdicts.references))
+    if verdicts.claims:
+        print("\n" + claims_table(verdicts.claims))
+    status = verdicts.exit_code
+    print("\nverdict:", "all checks pass" if status == 0 else f"SOME CHECKS FAIL ({len(verdicts.failures)})")
     return status
 
 

@@ -1,4 +1,5 @@
-"""Figures 1, 3, 5 and 7 of the paper redrawn from whatever runs exist (matplotlib, Agg).
+"""Figures 1, 3, 5 and 7 of the paper redrawn from whatever runs exist, and the ours-vs-paper
+scatter of every reference cell (matplotlib, Agg).
 
 Each `figure*` function reads the manifest and the results directory, draws ours next to
 the paper's numbers where the manifest has them, and returns the PNG path, or None when
@@ -162,3 +163,43 @@ def write_figures(manifest: Manifest, results: Path, out_dir: Path, icl_best: di
             "Figure 3": figure3_icl(manifest, results, out),
             "Figure 5": figure5_qlora(manifest, results, out),
             "Figure 7": figure7_rag(manifest, results, out, icl_best)}
+
+
+def ours_vs_paper(cells: list[dict], manifest: Manifest, out_dir: Path) -> Path | None:
+    """Every reference cell in percent with a result: ours against the reference value, one colour
+    per method, the identity line and each cell's tolerance band (a vertical bar around the
+    identity line: a point inside its bar passes). `cells` are `repro.verdicts` rows."""
+    by_id = {r.id: r for r in manifest.runs}
+    points = [c for c in cells if c["obtained"] is not None and c["expected"] is not None
+              and c["metric"] not in ("peak_memory_gb", "trainable_parameters") and c["run"] in by_id]
+    if not points:
+        return None
+
+    def method(c):
+        cfg = by_id[c["run"]].config
+        return cfg["tuning"]["method"] if cfg["tuning"]["method"] != "none" else cfg["prompting"]["strategy"]
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 6))
+    top = max(max(c["expected"] + c["tolerance"], c["obtained"]) for c in points) * 1.05 or 1.0
+    ax.plot([0, top], [0, top], color="#555555", linewidth=0.8, label="ours = reference")
+    colours = plt.get_cmap("tab10")
+    for i, name in enumerate(sorted({method(c) for c in points})):
+        mine = [c for c in points if method(c) == name]
+        colour = colours(i % 10)
+        ax.errorbar([c["expected"] for c in mine], [c["expected"] for c in mine],
+                    yerr=[c["tolerance"] for c in mine], fmt="none", ecolor=colour, alpha=0.35, linewidth=3)
+        ok = [c for c in mine if c["verdict"] == "pass"]
+        bad = [c for c in mine if c["verdict"] != "pass"]
+        ax.scatter([c["expected"] for c in ok], [c["obtained"] for c in ok], s=14, color=colour, label=name)
+        if bad:
+            ax.scatter([c["expected"] for c in bad], [c["obtained"] for c in bad], s=30, color=colour, marker="x",
+                       label=f"{name} (outside its band)")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("reference value (paper, or expected) — percent")
+    ax.set_ylabel("ours — percent")
+    ax.set_title(f"{manifest.study}: ours vs reference, every cell with a result\n"
+                 "(bars: each cell's tolerance band; x: outside it)", fontsize=9)
+    ax.legend(fontsize=6, loc="upper left")
+    return _save(fig, Path(out_dir) / "ours_vs_paper.png")

@@ -412,10 +412,11 @@ def load_manifest(path: str | Path, code_version: str | None = None) -> Manifest
 
 
 def claim_side_runs(side) -> list[str]:
+    """The run ids a claim side names itself (an `aggregate` side's runs live in the aggregate)."""
     if isinstance(side, dict) and "value" in side:  # a constant
         return []
     if isinstance(side, str):
         return [side]
     if isinstance(side, list):
         return side
-    return side["runs"]
+    return side.get("runs", []) + (claim_side_runs(side["minus"]) if "minus" in side else [])

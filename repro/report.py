@@ -5,20 +5,22 @@
 tables a manifest declares (`report_tables`: the first study's Tables 3 and 4, the second
 study's Table IV) side by side with the paper (paper, ours, Δ, tolerance, verdict), the
 other reference numbers (Figures 1, 5, 7 and the text), aggregates such as the best ICL
-score, and the headline claims check by check. Missing runs show as "not yet run".
-Returns 1 when a reference or a claim fails, else 0.
+score, the headline claims check by check (effect and 95 % interval) and the ours-vs-paper
+scatter. Every verdict comes from `repro.verdicts.evaluate`, as in `repro reproduce`; the
+exit code is its `exit_code`. A verdict marked `~` is a cell whose band also covers a
+neighbouring method of the same model (it cannot tell them apart).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 from tabulate import tabulate
 
 from repro import records
-from repro.aggregates import compare_aggregates, load_aggregates
-from repro.compare import FAIL, MISSING, compare_all, evaluate_claims
-from repro.figures import write_figures
+from repro.aggregates import load_aggregates
+from repro.compare import basis_label
+from repro.figures import ours_vs_paper, write_figures
+from repro.verdicts import evaluate
 
 def _num(v, digits=2) -> str:
     if v is None:
@@ -39,8 +41,9 @@ def _primary_source(row) -> str:
 
 
 def _cells(row) -> list[str]:
+    verdict = row["verdict"] + (" ~" if row.get("indistinct_from") else "")
     return [_num(row["expected"]), _num(row["obtained"]), _delta(row["delta"]),
-            "—" if row["tolerance"] is None else "±" + _num(row["tolerance"]), row["verdict"]]
+            "—" if row["tolerance"] is None else "±" + _num(row["tolerance"]), verdict]
 
 
 def _group_headers(metric: str) -> list[str]:
@@ -158,8 +161,8 @@ def other_references(rows: list[dict], fmt: str) -> str:
     mine = rows
     if not mine:
         return ""
-    return _table([[r["run"], r["metric"], r["source"] or "—", *_cells(r)] for r in mine],
-                  ["run", "metric", "source", "paper/expected", "ours", "Δ", "tol.", "verdict"], fmt)
+    return _table([[r["run"], r["metric"], r["source"] or "—", basis_label(r), *_cells(r)] for r in mine],
+                  ["run", "metric", "source", "reference is", "reference", "ours", "Δ", "tol.", "verdict"], fmt)
 
 
 def aggregate_table(rows: list[dict], fmt: str) -> str:
@@ -168,35 +171,39 @@ def aggregate_table(rows: list[dict], fmt: str) -> str:
                   ["aggregate", "metric", "source", "paper", "ours", "Δ", "tol.", "verdict", "runs"], fmt)
 
 
-def claim_checks(manifest, results: Path) -> list[dict]:
-    """Each claim with its checks evaluated one by one (holds / fails / not yet run)."""
-    out = []
-    for claim in manifest.claims:
-        single = SimpleNamespace(claims=[{"id": f"{claim['id']}#{i}", "text": chk.get("note", ""), "checks": [chk]}
-                                         for i, chk in enumerate(claim["checks"])])
-        checks = evaluate_claims(single, results)
-        verdicts = [c["verdict"] for c in checks]
-        overall = "fails" if "fails" in verdicts else (MISSING if MISSING in verdicts else "holds")
-        out.append({"claim": claim["id"], "text": claim["text"], "verdict": overall, "checks": checks,
-                    "counts": {v: verdicts.count(v) for v in ("holds", "fails", MISSING)}})
-    return out
-
-
 def claims_section(claims: list[dict], fmt: str) -> str:
-    table = _table([[c["claim"], c["verdict"], c["counts"]["holds"], c["counts"]["fails"], c["counts"][MISSING],
-                     c["text"]] for c in claims],
-                   ["claim", "verdict", "checks hold", "fail", "not yet run", "statement"], fmt)
-    failing = [[c["claim"], chk["text"], chk["details"]] for c in claims for chk in c["checks"]
-               if chk["verdict"] == "fails"]
-    if failing:
-        table += "\n\nFailing checks:\n\n" + _table(failing, ["claim", "check", "evidence"], fmt)
-    return table
+    """Each claim's statement beside its verdict, then every check with effect and interval."""
+    parts = []
+    for c in claims:
+        counts = ", ".join(f"{n} {v}" for v, n in c["counts"].items() if n)
+        head = f"**{c['claim']}**: {c['verdict']} ({counts})\n\nStatement: {c['text']}"
+        if c.get("caveat"):
+            head += f"\n\nCaveat: {c['caveat']}"
+        body = [[chk["note"], chk["verdict"], _delta(chk["effect"]),
+                 "—" if chk["interval"] is None else f"[{chk['interval'][0]:+.2f}, {chk['interval'][1]:+.2f}]",
+                 chk["method"] or chk["details"]] for chk in c["checks"]]
+        parts.append(head + "\n\n" + _table(body, ["check (A > B)", "verdict", "A - B", "95% interval", "method"], fmt))
+    return "\n\n".join(parts)
 
 
-def build_sections(manifest, results: Path, fmt: str) -> tuple[list[tuple[str, str]], bool]:
-    rows = compare_all(manifest, results)
-    aggregates = compare_aggregates(load_aggregates(manifest), manifest, results)
-    claims = claim_checks(manifest, results)
+def indistinct_section(rows: list[dict], fmt: str) -> str:
+    mine = [r for r in rows if r.get("indistinct_from")]
+    if not mine:
+        return ""
+    intro = (f"{len(mine)} of {sum(1 for r in rows if r['basis'] == 'paper' and r['expected'] is not None)} paper "
+             "cells cannot tell their method from a neighbouring one of the same model: the neighbour's paper "
+             "value lies inside this cell's band (docs/TOLERANCES.md). Their pass says the run is compatible "
+             "with the paper, not that it reproduces this method rather than the neighbour.\n\n")
+    return intro + _table([[r["run"], r["metric"], _num(r["expected"]), "±" + _num(r["tolerance"]),
+                            ", ".join(r["indistinct_from"])] for r in mine],
+                          ["run", "metric", "paper", "tol.", "band also covers"], fmt)
+
+
+def build_sections(manifest, results: Path, fmt: str, verdicts=None) -> tuple[list[tuple[str, str]], int]:
+    verdicts = verdicts or evaluate(manifest, results)
+    rows = [r for r in verdicts.references if not r.get("aggregate")]
+    aggregates = [r for r in verdicts.references if r.get("aggregate")]
+    claims = verdicts.claims
     present = sum(1 for r in manifest.runs if (Path(results) / r.id / "metrics.json").exists())
     sections = [("Runs", f"{present} of {len(manifest.runs)} runs have results in {results}.")]
     declared, shown = declared_tables(rows, manifest, results, fmt)
@@ -213,8 +220,13 @@ def build_sections(manifest, results: Path, fmt: str) -> tuple[list[tuple[str, s
         sections.append(("All results", all_results))
     if claims:
         sections.append(("Headline claims", claims_section(claims, fmt)))
-    failed = (any(r["verdict"] == FAIL for r in rows + aggregates) or any(c["verdict"] == "fails" for c in claims))
-    return sections, failed
+    indistinct = indistinct_section(verdicts.references, fmt)
+    if indistinct:
+        sections.append(("Cells that cannot discriminate", indistinct))
+    status = verdicts.exit_code
+    sections.append(("Verdict", "all checks pass" if status == 0 else
+                     "SOME CHECKS FAIL:\n\n" + "\n".join(f"- {f}" for f in verdicts.failures)))
+    return sections, status
 
 
 def _icl_best(manifest, results: Path) -> dict:
@@ -242,12 +254,14 @@ def _render(manifest, sections, figures, heading) -> str:
 def write_report(manifest, results: Path, out_dir: Path, fmt: str = "simple") -> int:
     results, out_dir = Path(results), Path(out_dir)
     figures = write_figures(manifest, results, out_dir / "figures", _icl_best(manifest, results))
-    md_sections, failed = build_sections(manifest, results, "github")
-    plain_sections, _ = build_sections(manifest, results, fmt if fmt != "github" else "simple")
+    verdicts = evaluate(manifest, results)
+    figures["Ours vs reference, every cell"] = ours_vs_paper(verdicts.references, manifest, out_dir / "figures")
+    md_sections, status = build_sections(manifest, results, "github", verdicts)
+    plain_sections, _ = build_sections(manifest, results, fmt if fmt != "github" else "simple", verdicts)
     records.write_atomic(out_dir / "report.md", _render(manifest, md_sections, figures, "##"))
     plain = _render(manifest, plain_sections, figures, "==")
     records.write_atomic(out_dir / "report.txt", plain)
     records.write_sums(out_dir)  # so `repro verify` covers a report written inside a results directory
     print(_render(manifest, md_sections, figures, "##") if fmt == "github" else plain)
     print(f"wrote {out_dir / 'report.md'}, {out_dir / 'report.txt'} and {out_dir / 'figures'}/")
-    return 1 if failed else 0
+    return status

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from repro.aggregates import compare_aggregates, load_aggregates
-from repro.compare import evaluate_claims
+from repro.aggregates import load_aggregates
+from repro.verdicts import aggregate_cells, evaluate_claims
 from repro.manifest import load_manifest
 from repro.registry import MODELS
 
@@ -170,12 +170,14 @@ def test_tolerance_rules():
     tool = _tool()
     tol, rule = tool.sample_mean_tolerance(39.31, 543, 2, "exact", "share")
     se = 100 * math.sqrt(0.3931 * 0.6069 / 543)
-    assert tol == pytest.approx(2 * se + 0.005, abs=0.01) and "binomial" in rule
+    assert tol == pytest.approx(2 * se + 0.005, abs=0.01) and "seed-noise bound" in rule
     # A printed zero gets the rule-of-three floor, not a zero tolerance.
     assert tool.sample_mean_tolerance(0.0, 628, 1, "exact", "share")[0] == pytest.approx(300 / 628 + 0.05, abs=0.01)
-    # Bar labels are wider than exact numbers of the same value.
-    assert tool.sample_mean_tolerance(36.3, 543, 1, "bar-label", "share")[0] > \
+    # Bar labels get the same seed-noise band as exact numbers; only their rounding differs.
+    assert tool.sample_mean_tolerance(36.3, 543, 1, "bar-label", "share")[0] == \
         tool.sample_mean_tolerance(36.3, 543, 1, "exact", "share")[0]
+    assert tool.sample_mean_tolerance(36.3, 543, 1, "bar-label", "share")[0] == pytest.approx(
+        2 * 100 * math.sqrt(0.363 * 0.637 / 543) + 0.05, abs=0.01)
     assert tool.memory_tolerance(19.06)[0] == pytest.approx(0.5 + 1.906, abs=0.01)
     # Trainable parameters: the paper's printing precision (one unit of the last printed digit),
     # full fine-tuning's nominal sizes a relative band.
@@ -198,11 +200,15 @@ def test_claims_hold_on_the_papers_own_numbers(manifest, tmp_path):
             _write(tmp_path, run.id, {m: ref["value"] for m, ref in run.reference.items()})
     verdicts = {c["claim"]: c for c in evaluate_claims(manifest, tmp_path)}
     for cid in ("c2-peft-llms-beat-fully-fine-tuned-small-models", "c3-lora-best-prefix-fails-on-large-models",
-                "c4-qlora-halves-memory-keeps-em", "c6-lora-qlora-improve-apps"):
-        assert verdicts[cid]["verdict"] == "holds", verdicts[cid]
+                "c4-qlora-halves-memory-keeps-em", "c6-lora-qlora-improve-apps-most-at-introductory"):
+        assert verdicts[cid]["verdict"].startswith("holds"), verdicts[cid]
+    # Without per-sample records the checks compare point values; the 24 GB budget is within
+    # the memory noise band of 23.59 GB, so it holds only within noise.
+    budget = next(c for c in verdicts["c4-qlora-halves-memory-keeps-em"]["checks"] if "24 GB" in c["note"])
+    assert budget["verdict"] == "holds (within noise)" and budget["effect"] == pytest.approx(24 - 23.59)
     # ICL and RAG per-run numbers are not in the paper's tables: those claims wait for runs.
     assert verdicts["c1-icl-beats-zero-shot-peaks-near-8-and-3-4"]["verdict"] == "not yet run"
-    assert verdicts["c5-lora-beats-rag-beats-icl"]["verdict"] == "not yet run"
+    assert verdicts["c5-lora-beats-icl-and-rag"]["verdict"] == "not yet run"
 
 
 def test_claims_can_fail(manifest, tmp_path):
@@ -213,13 +219,13 @@ def test_claims_can_fail(manifest, tmp_path):
                 values["peak_memory_gb"] = 12.0  # more than half of LoRA's 19.06
             _write(tmp_path, run.id, values)
     verdicts = {c["claim"]: c["verdict"] for c in evaluate_claims(manifest, tmp_path)}
-    assert verdicts["c4-qlora-halves-memory-keeps-em"] == "fails"
+    assert verdicts["c4-qlora-halves-memory-keeps-em"].startswith("fails")
 
 
 def test_aggregates_combine_seed_means_then_best_n(manifest, aggregates, tmp_path):
     agg = next(a for a in aggregates if a["id"] == "rq1-codellama-7b-conala-icl-best")
     assert agg["reference"]["value"] == 29.83 and agg["reference"]["source"] == "text; figure7 (exact 29.83)"
-    rows = compare_aggregates([agg], manifest, tmp_path)
+    rows = aggregate_cells([agg], manifest, tmp_path)
     assert rows[0]["verdict"] == "not yet run" and rows[0]["missing_runs"] == 35
     for rid in agg["runs"]:
         n = manifest.get(rid).config["prompting"]["n"]
@@ -229,5 +235,5 @@ def test_aggregates_combine_seed_means_then_best_n(manifest, aggregates, tmp_pat
         if n == 16 and seed == 97:
             value = 40.0
         _write(tmp_path, rid, {"em@10": value})
-    row = compare_aggregates([agg], manifest, tmp_path)[0]
+    row = aggregate_cells([agg], manifest, tmp_path)[0]
     assert row["obtained"] == pytest.approx(29.6) and row["verdict"] == "pass"

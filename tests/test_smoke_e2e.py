@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from repro.cli import main
-from repro.compare import evaluate_claims
+from repro.verdicts import evaluate
 from repro.manifest import load_manifest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,8 +32,9 @@ def test_smoke_reproduces_and_matches_checksums(smoke):
 
 
 def test_smoke_claims_hold(smoke):
-    claims = evaluate_claims(load_manifest(MANIFEST), RESULTS)
-    assert claims and all(c["verdict"] == "holds" for c in claims), claims
+    verdicts = evaluate(load_manifest(MANIFEST), RESULTS)
+    assert verdicts.claims and all(c["verdict"].startswith("holds") for c in verdicts.claims), verdicts.claims
+    assert verdicts.exit_code == 0, verdicts.failures
 
 
 def test_lora_beats_zero_shot(smoke):

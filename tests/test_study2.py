@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from repro.compare import compare_all, evaluate_claims
+from repro.verdicts import evaluate, evaluate_claims
 from repro.errors import ManifestError
 from repro.manifest import load_manifest
 from repro.registry import DATASETS, MODELS
@@ -124,15 +124,15 @@ def test_claims_hold_on_the_papers_numbers_and_fail_when_they_change(manifest, t
     _paper_results(manifest, tmp_path / "same")
     claims = evaluate_claims(manifest, tmp_path / "same")
     assert len(claims) == 4
-    assert all(c["verdict"] == "holds" for c in claims), claims
-    assert all(r["verdict"] == "pass" for r in compare_all(manifest, tmp_path / "same"))
+    assert all(c["verdict"].startswith("holds") for c in claims), claims
+    assert all(r["verdict"] == "pass" for r in evaluate(manifest, tmp_path / "same").references)
     bump = {"codegen2-1b-p-prompt-tuning-methods2test": {"syntax/valid": 0.0},
             "starcoder2-7b-lora-methods2test": {"syntax/valid": 79.0}}
     _paper_results(manifest, tmp_path / "worse", bump)
     verdicts = {c["claim"]: c["verdict"] for c in evaluate_claims(manifest, tmp_path / "worse")}
-    assert verdicts["c2-prompt-tuning-most-cost-effective"] == "fails"
-    assert verdicts["c4-most-models-over-80-percent-valid"] == "fails"
-    assert verdicts["c1-peft-close-to-full-fine-tuning"] == "holds"
+    assert verdicts["c2-prompt-tuning-most-cost-effective"].startswith("fails")
+    assert verdicts["c4-most-models-over-80-percent-valid"].startswith("fails")
+    assert verdicts["c1-peft-close-to-full-fine-tuning"].startswith("holds")
 
 
 def test_report_prints_table_iv(manifest, tmp_path):
@@ -144,7 +144,8 @@ def test_report_prints_table_iv(manifest, tmp_path):
     assert status == 0
     assert "Table IV (v1), HumanEval-X Java" in text and "junit/pass@1 paper" in text
     line = next(ln for ln in text.splitlines() if ln.startswith("| starcoder2-15b ") and "prompt-tuning" in ln)
-    assert [c.strip() for c in line.split("|")[3:8]] == ["97.60", "97.60", "+0.00", "±0.98", "pass"]
+    # "~": another method of StarCoder2-15B has a paper value inside this cell's band.
+    assert [c.strip() for c in line.split("|")[3:8]] == ["97.60", "97.60", "+0.00", "±0.98", "pass ~"]
 
 
 def test_plan_uses_registry_data_only(manifest):

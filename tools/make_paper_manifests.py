@@ -2,7 +2,8 @@
 
 Every run of the study is listed, every number of the CSVs is attached to exactly one run
 (or one aggregate such as "best ICL score") with a tolerance derived by the rules of
-docs/TOLERANCES.md, and the headline claims are written as orderings over run results.
+docs/TOLERANCES.md, and the headline claims are written as checks "A > B" over run results, as the
+paper states them (PROTOCOL.md).
 
     python tools/make_paper_manifests.py [--csv-dir DIR] [--out manifests/paper] [--check]
 
@@ -58,7 +59,10 @@ TABLE3_METRICS = {"em1": "em@1", "em10": "em@10", "codebleu": "codebleu"}
 TABLE4_METRICS = {"avg": "avg", "p1": "pass@1", "p2": "pass@2", "p5": "pass@5"}
 
 # --- tolerance rules (docs/TOLERANCES.md) -------------------------------------------------
-Z_EXACT, Z_BAR_LABEL = 2.0, 3.0
+# Two seed-noise bounds for every printed number (docs/TOLERANCES.md, "noise model"); bar labels get
+# no wider band: their one-decimal rounding is added, their inferred bar-to-run mapping is a
+# transcription risk the report states, not noise a tolerance should absorb.
+Z_EXACT, Z_BAR_LABEL = 2.0, 2.0
 MEMORY_ABSOLUTE_GB, MEMORY_RELATIVE = 0.5, 0.10
 PARAMS_RELATIVE = 0.05
 
@@ -72,13 +76,13 @@ def _ceil2(x: float) -> float:
 
 
 def sample_mean_tolerance(value: float, n: int, decimals: int, precision: str, kind: str) -> tuple[float, str]:
-    """Tolerance (percentage points) of a per-sample mean on n test samples.
+    """Tolerance (percentage points) of a per-sample mean on n fixed test samples.
 
-    EM@k and pass@k are shares of samples; the APPS test-pass average and CodeBLEU are means of
-    per-sample scores in [0, 1]. For all of them the standard error is at most sqrt(p(1-p)/n)
-    (binomial for shares; Bhatia-Davis bound for bounded means). Tolerance = max(z*SE, 3/n)
-    plus half a unit of the printed digit; z = 2, or 3 for bar labels (their mapping to a
-    configuration is inferred). The 3/n floor is the rule of three: a printed 0.00 is
+    The noise is the run-to-run spread of a reproduction (seed, data order, hardware), not the
+    sampling of the test set: with q_i the chance that sample i succeeds (its expected score),
+    the spread is sqrt(sum q_i(1-q_i))/n <= sqrt(p(1-p)/n) (Cauchy-Schwarz; Bhatia-Davis for
+    scores in [0, 1]), so sqrt(p(1-p)/n) bounds it. Tolerance = max(z*bound, 3/n) plus half a
+    unit of the printed digit, z = 2. The 3/n floor is the rule of three: a printed 0.00 is
     compatible with a true rate up to 3/n.
     """
     p = min(max(value / 100.0, 0.0), 1.0)
@@ -87,8 +91,8 @@ def sample_mean_tolerance(value: float, n: int, decimals: int, precision: str, k
     floor = 300.0 / n
     rounding = 0.5 * 10 ** (-decimals)
     tol = _ceil2(max(z * se, floor) + rounding)
-    name = "binomial" if kind == "share" else "bounded-mean"
-    rule = (f"{name}: max({z:g}*SE, 3/n) + {rounding:g} rounding; SE=sqrt(p(1-p)/n)="
+    name = "seed-noise bound, share" if kind == "share" else "seed-noise bound, bounded mean"
+    rule = (f"{name}: max({z:g}*bound, 3/n) + {rounding:g} rounding; bound=sqrt(p(1-p)/n)="
             f"{se:.2f} at p={value:g}%, n={n}")
     return tol, rule
 
@@ -226,6 +230,57 @@ def _with_refs(run: dict, refs: References, used: set) -> dict:
     return run
 
 
+# --- claims encoded as the paper states them (PROTOCOL.md "Headline claims") ---------------------
+MEMORY_BUDGET_GB = 24.0   # the single RTX A5000 of the study
+QLORA_KEEPS_EM_SHARE = 0.95
+
+
+def claim4_checks() -> list[dict]:
+    """Claim 4: QLoRA-4bit halves peak memory against LoRA (CodeLlama-7B-Python), CodeLlama-34B
+    QLoRA-4bit fits under 24 GB, and QLoRA keeps (>= 95 % of LoRA) or improves EM@10."""
+    t = lambda model, method: train_id("rq2", model, "conala", method)  # noqa: E731
+    e = lambda model, ds, method: eval_id("rq2", model, ds, method)  # noqa: E731
+    checks = [{"metric": "peak_memory_gb", "greater": {"runs": [t("codellama-7b-python", "lora")], "factor": 0.5},
+               "less": t("codellama-7b-python", "qlora-4bit"),
+               "note": "CodeLlama-7B-Python: QLoRA-4bit peak memory at most half of LoRA's (Conala training)"},
+              {"metric": "peak_memory_gb", "greater": {"value": MEMORY_BUDGET_GB},
+               "less": t("codellama-34b-python", "qlora-4bit"),
+               "note": f"CodeLlama-34B-Python QLoRA-4bit peak memory under {MEMORY_BUDGET_GB:g} GB"}]
+    for ds in DATASETS:
+        lora7 = e("codellama-7b-python", ds, "lora")
+        for model, method in QLORA_RUNS:
+            checks.append({"metric": "em@10", "greater": e(model, ds, method),
+                           "less": {"runs": [lora7], "factor": QLORA_KEEPS_EM_SHARE},
+                           "note": f"{ds}: {model} {method} keeps EM@10 (at least 95% of CodeLlama-7B-Python LoRA)"})
+        checks.append({"metric": "em@10", "greater": e("codellama-34b-python", ds, "qlora-4bit"), "less": lora7,
+                       "note": f"{ds}: CodeLlama-34B QLoRA-4bit improves on CodeLlama-7B LoRA"})
+    return checks
+
+
+def claim5_checks(model: str, ds: str) -> list[dict]:
+    """Claim 5 exactly: LoRA > best ICL and LoRA > best RAG (EM@10), one model and dataset."""
+    lora = eval_id("rq2", model, ds, "lora")
+    return [{"metric": "em@10", "greater": lora, "less": {"aggregate": icl_best_id(model, ds)},
+             "note": f"{model} {ds}: LoRA > best ICL (best n of the five-seed means)"},
+            {"metric": "em@10", "greater": lora, "less": {"aggregate": rag_best_id(model, ds)},
+             "note": f"{model} {ds}: LoRA > best RAG (best n)"}]
+
+
+def claim6_checks(model: str) -> list[dict]:
+    """Claim 6: each tuned model beats zero-shot at every difficulty (average test pass), and
+    its gain at introductory level exceeds its gain at interview and at competition level."""
+    zero = f"rq4-{model}-apps-zero-shot"
+    checks = []
+    for m in APPS_METHODS:
+        tuned = eval_id("rq4", model, "apps", m)
+        checks += [{"metric": f"apps/{d}/avg", "greater": tuned, "less": zero,
+                    "note": f"{m} > zero-shot, {d}, average test pass"} for d in APPS_DIFFICULTIES]
+        gain = lambda d: {"runs": [tuned], "metric": f"apps/{d}/avg", "minus": {"runs": [zero]}}  # noqa: E731
+        checks += [{"metric": "apps/introductory/avg", "greater": gain("introductory"), "less": gain(d),
+                    "note": f"{m}: gain over zero-shot at introductory > at {d}"} for d in APPS_DIFFICULTIES[1:]]
+    return checks
+
+
 def rq1(refs: References, used: set) -> dict:
     runs, aggregates = [], []
     for model in SMALL + LARGE:
@@ -298,17 +353,7 @@ def rq2(refs: References, used: set) -> dict:
             for better in ["lora", "ia3"]:
                 c3.append({"metric": "em@10", "greater": e(model, ds, better), "less": e(model, ds, "prefix-tuning"),
                            "note": f"{ds}: {model} prefix tuning < {better}"})
-    t = lambda model, method: train_id("rq2", model, "conala", method)  # noqa: E731
-    c4 = [{"metric": "peak_memory_gb", "greater": {"runs": [t("codellama-7b-python", "lora")], "factor": 0.5},
-           "less": t("codellama-7b-python", "qlora-4bit"),
-           "note": "CodeLlama-7B-Python: QLoRA-4bit peak memory at most half of LoRA's (Conala training)"}]
-    for ds in DATASETS:
-        lora7 = e("codellama-7b-python", ds, "lora")
-        for model, method in QLORA_RUNS:
-            c4.append({"metric": "em@10", "greater": e(model, ds, method), "less": {"runs": [lora7], "factor": 0.95},
-                       "note": f"{ds}: {model} {method} keeps EM@10 (at least 95% of CodeLlama-7B-Python LoRA)"})
-        c4.append({"metric": "em@10", "greater": e("codellama-34b-python", ds, "qlora-4bit"), "less": lora7,
-                   "note": f"{ds}: CodeLlama-34B QLoRA-4bit improves on CodeLlama-7B LoRA"})
+    c4 = claim4_checks()
     claims = [
         {"id": "c2-peft-llms-beat-fully-fine-tuned-small-models",
          "text": "LLMs tuned with LoRA/IA3/prompt tuning beat fully fine-tuned small models (EM@10). Prompt tuning is "
@@ -319,8 +364,9 @@ def rq2(refs: References, used: set) -> dict:
                  "LoRA and IA3 on every larger model.", "checks": c3},
         {"id": "c4-qlora-halves-memory-keeps-em",
          "text": "QLoRA-4bit halves peak memory against LoRA (CodeLlama-7B: 19.06 -> 9.16 GB) and fits CodeLlama-34B "
-                 "under 24 GB (23.59 GB) while keeping or improving EM. The 24 GB budget is checked by `repro plan` "
-                 "and by the 34B train run's peak-memory reference (orderings cannot compare with a constant).",
+                 "under 24 GB (23.59 GB) while keeping or improving EM.",
+         "caveat": "Peak memory has no per-sample records: its checks compare point values with the memory noise "
+                   "band of docs/TOLERANCES.md. On a CPU the train runs record process RSS, not GPU memory.",
          "checks": c4},
     ]
     return {"header": RQ2_HEADER, "defaults": {"rq": "RQ2", "code_version": RQ_CODE_VERSION["RQ2"],
@@ -339,19 +385,12 @@ def rq3(refs: References, used: set) -> dict:
             aggregates.append(_with_refs({"id": rag_best_id(model, ds), "rq": "RQ3", "metric": "em@10",
                                           "text": f"best RAG EM@10 of {model} on {ds} over n", "runs": rag,
                                           "across": "max"}, refs, used))
-            lora = eval_id("rq2", model, ds, "lora")
-            checks.append({"metric": "em@10", "greater": lora, "less": {"runs": rag, "agg": "max"},
-                           "note": f"{model} {ds}: LoRA > best RAG"})
-            for n in ICL_N[ds]:
-                icl_n = {"runs": icl_runs(model, ds, [n]), "agg": "mean"}
-                checks.append({"metric": "em@10", "greater": lora, "less": icl_n,
-                               "note": f"{model} {ds}: LoRA > ICL n={n} (seed mean)"})
-                checks.append({"metric": "em@10", "greater": {"runs": rag, "agg": "max"}, "less": icl_n,
-                               "note": f"{model} {ds}: best RAG > ICL n={n} (seed mean)"})
-    claims = [{"id": "c5-lora-beats-rag-beats-icl",
-               "text": "LoRA beats ICL and RAG for the three CodeLlama-7B variants on both datasets "
-                       "(LoRA EM@10 > best RAG EM@10 > best ICL EM@10; best ICL = best n of the seed means, "
-                       "checked as one ordering per n).", "checks": checks}]
+            checks += claim5_checks(model, ds)
+    claims = [{"id": "c5-lora-beats-icl-and-rag",
+               "text": "LoRA beats ICL and RAG for the three CodeLlama-7B variants on both datasets.",
+               "caveat": "Best ICL = the best n of the five-seed means (every seed's run is used); best RAG = the "
+                         "best n. Choosing the best n favours ICL and RAG, so a LoRA win is conservative.",
+               "checks": checks}]
     return {"header": RQ3_HEADER, "defaults": {"rq": "RQ3", "code_version": RQ_CODE_VERSION["RQ3"],
                                                "metrics": NL2CODE_METRICS, "tuning": {"precision": RQ_CODE_VERSION["RQ3"]}},
             "runs": runs, "aggregates": aggregates, "claims": claims}
@@ -366,13 +405,12 @@ def rq4(refs: References, used: set) -> dict:
         runs.append({"id": tid, "kind": "train", "model": model, "tuning": dict(tuning)})
         runs.append(_with_refs({"id": eval_id("rq4", model, "apps", method), "model": model,
                                 "tuning": dict(tuning), "adapter_from": tid}, refs, used))
-    checks = [{"metric": f"apps/{d}/avg", "greater": eval_id("rq4", model, "apps", m),
-               "less": f"rq4-{model}-apps-zero-shot", "note": f"{m} > zero-shot, {d}, average test pass"}
-              for m in APPS_METHODS for d in APPS_DIFFICULTIES]
-    claims = [{"id": "c6-lora-qlora-improve-apps",
-               "text": "LoRA and QLoRA improve CodeLlama-7B-Instruct on APPS (average share of test cases passed, "
-                       "every difficulty). 'Most at introductory level' compares gains, which orderings over runs "
-                       "cannot express: the report prints the gains per difficulty (Table 4).", "checks": checks}]
+    claims = [{"id": "c6-lora-qlora-improve-apps-most-at-introductory",
+               "text": "LoRA and QLoRA improve CodeLlama-7B-Instruct on APPS, most at introductory level.",
+               "caveat": "Measured as the average share of test cases passed (Table 4's avg) per difficulty; "
+                         "'most at introductory' = the gain over zero-shot at introductory level exceeds the gain "
+                         "at each other level, for each method.",
+               "checks": claim6_checks(model)}]
     defaults = {"rq": "RQ4", "code_version": RQ_CODE_VERSION["RQ4"], "dataset": "apps", "metrics": ["apps"],
                 "prompting": {"template": "apps-codellama"},
                 "tuning": {"max_length": 2048, "precision": RQ_CODE_VERSION["RQ4"]},

@@ -443,3 +443,71 @@ def corpus_codebleu(predictions: list[str], references: list[str], *, flatten: b
     scores["codebleu"] = sum(w * scores[k] for w, k in zip(WEIGHTS, (
         "ngram_match", "weighted_ngram_match", "syntax_match", "dataflow_match")))
     return scores
+
+
+# ------------------------------------------------- per-sample statistics (bootstrap) ---
+# Corpus CodeBLEU is a function of sums over samples: BLEU's clipped n-gram counts and
+# lengths, the weighted recall's numerators and denominators, the syntax and dataflow match
+# counts. One row of these per sample lets a bootstrap resample samples and rescore the
+# corpus from summed rows (repro/stats.py), without parsing anything again.
+STAT_COLUMNS = 23   # 0-3 BLEU num, 4-7 BLEU den, 8 hyp len, 9 ref len, 10-13 weighted num,
+                    # 14-17 weighted den, 18 samples, 19-20 syntax matched/total, 21-22 dataflow matched/total
+
+
+def sample_statistics(predictions: list[str], references: list[str], *, flatten: bool = True) -> list[list[float]]:
+    """One row of corpus sums per (prediction, reference) pair; `codebleu_from_totals` of their
+    column sums is `corpus_codebleu(...)["codebleu"]`."""
+    prep = normalize if flatten else str.strip
+    rows = []
+    for p, r in zip(predictions, references):
+        hyp, ref = prep(p), prep(r)
+        h, t = hyp.split(), ref.split()
+        row = [0.0] * STAT_COLUMNS
+        weights = _token_weights(t)
+        for i, n in enumerate(range(1, len(WEIGHTS) + 1)):
+            hyp_counts, ref_counts = _ngrams(h, n), _ngrams(t, n)
+            row[i] = sum(min(c, ref_counts[g]) for g, c in hyp_counts.items())
+            row[4 + i] = max(1, sum(hyp_counts.values()))
+            clipped = {g: min(c, hyp_counts[g]) for g, c in ref_counts.items()}
+            if n == 1:
+                row[10] = sum(c * weights[g[0]] for g, c in clipped.items())
+                row[14] = max(1, sum(c * weights[g[0]] for g, c in ref_counts.items()))
+            else:
+                row[10 + i] = sum(clipped.values())
+                row[14 + i] = max(1, sum(ref_counts.values()))
+        row[8], row[9], row[18] = len(h), len(t), 1
+        ph, pr = parse_snippet(hyp), parse_snippet(ref)
+        present = set(ph.subtrees)
+        row[19], row[20] = sum(1 for s in pr.subtrees if s in present), len(pr.subtrees)
+        available = Counter(ph.dataflow)
+        row[21] = sum(min(c, available[f]) for f, c in Counter(pr.dataflow).items())
+        row[22] = len(pr.dataflow)
+        rows.append(row)
+    return rows
+
+
+def codebleu_from_totals(totals):
+    """Corpus CodeBLEU (fraction) from summed statistic rows; `totals` is one row or a
+    (resamples x STAT_COLUMNS) numpy array, scored row by row."""
+    import numpy as np
+
+    t = np.atleast_2d(np.asarray(totals, dtype=float))
+
+    def brevity(ref_len, hyp_len):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bp = np.exp(1 - ref_len / hyp_len)
+        return np.where(hyp_len > ref_len, 1.0, np.where(hyp_len == 0, 0.0, bp))
+
+    def smoothed(num, den, bp):
+        logs = (np.log(np.where(num == 0, SMOOTHING_EPSILON, num) / den) * np.array(WEIGHTS)).sum(axis=1)
+        return np.where(num[:, 0] == 0, 0.0, bp * np.exp(logs))
+
+    def ratio(matched, total):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, matched / np.where(total > 0, total, 1), 0.0)
+
+    parts = (smoothed(t[:, 0:4], t[:, 4:8], brevity(t[:, 9], t[:, 8])),
+             smoothed(t[:, 10:14], t[:, 14:18], brevity(2 * t[:, 18], t[:, 8])),
+             ratio(t[:, 19], t[:, 20]), ratio(t[:, 21], t[:, 22]))
+    out = sum(w * p for w, p in zip(WEIGHTS, parts))
+    return out if np.ndim(totals) > 1 else float(out[0])
