@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 SUMS_NAME = "SHA256SUMS"
+RUN_MARKER = ".repro-run"   # repro.paths.MARKER: says the package made the directory; not a result
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -73,7 +74,7 @@ def list_files(root: Path) -> list[Path]:
     root = Path(root)
     out = []
     for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != SUMS_NAME and not p.name.endswith(".tmp"):
+        if p.is_file() and p.name not in (SUMS_NAME, RUN_MARKER) and not p.name.endswith(".tmp"):
             out.append(p.relative_to(root))
     return out
 

@@ -135,6 +135,38 @@ SCORERS: dict[str, str] = {
 }
 
 
+# The metrics.json names each scorer writes (regular expressions), so a manifest's references
+# and claims can be checked at load time against what its runs will produce.
+METRIC_NAMES: dict[str, str] = {
+    "em": r"em@\d+",
+    "codebleu": r"codebleu(/.+)?",
+    "codebleu-pypi": r"codebleu-pypi(/.+)?",
+    "apps": r"apps(-strict)?/.+",
+    "java-syntax": r"syntax/.+",
+    "codebleu-java": r"codebleu-java(/.+)?",
+    "codebleu-java-13a": r"codebleu-java-13a(/.+)?",
+    "junit": r"junit/.+",
+    "tuned-parameters": r"trainable_parameters",
+}
+# Every evaluation writes these (repro/pipeline.py); every train run writes TRAIN_METRIC_NAMES
+# (parameter counts, repro/train.py statistics, resources.json).
+EVALUATION_METRIC_NAMES = r"samples|block_size|test_samples_.+"
+TRAIN_METRIC_NAMES = (r"(trainable|total)_parameters|trainable_percent|(initial|best)_eval_loss|best_step|global_steps"
+                      r"|steps_per_epoch|eval_every_steps|train_loss(_curve)?|eval_history|(train|validation)_examples"
+                      r"|(train|validation)_(dropped_over_length|truncated_targets|empty_targets)"
+                      r"|peak_memory_(gb|kind)|train_seconds")
+
+
+def produces(cfg: dict, metric: str) -> bool:
+    """Whether a run with this resolved configuration writes `metric` into its results."""
+    import re
+
+    if cfg["kind"] == "train":
+        return re.fullmatch(TRAIN_METRIC_NAMES, metric) is not None
+    patterns = [EVALUATION_METRIC_NAMES] + [METRIC_NAMES[n] for n in cfg["metrics"] if n in METRIC_NAMES]
+    return any(re.fullmatch(p, metric) for p in patterns)
+
+
 def get_scorer(name: str):
     try:
         module, func = SCORERS[name].split(":")
