@@ -93,6 +93,8 @@ def parse_sums(text: str, source: str = "<sums>") -> dict[str, str]:
             digest, name = line.split(None, 1)
         except ValueError:
             raise VerificationFormatError(f"{source}:{n}: expected '<sha256>  <path>'")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise VerificationFormatError(f"{source}:{n}: '{digest[:70]}' is not a sha256 (64 hex digits)")
         entries[name.lstrip("*")] = digest
     return entries
 
