@@ -176,3 +176,35 @@ def test_partial_directory_of_a_finished_evaluation_is_gone(setup):
     leftovers = [p.name for p in out.iterdir() if p.name.endswith(".partial")]
     assert leftovers == []
     assert json.loads((out / "e" / "run.json").read_text())["freshness"]["inputs"]["t/SHA256SUMS"]
+
+
+def test_a_second_process_waits_for_the_run_another_holds(setup, tmp_path):
+    """Two `reproduce` on one directory: the second waits on the run's lock, then goes on."""
+    import subprocess
+    import sys
+    import time
+
+    from filelock import FileLock
+
+    m, out = setup
+    lock = FileLock(str(out / ".plain.lock"))
+    lock.acquire()
+    log = tmp_path / "second.log"
+    repo = Path(__file__).resolve().parent.parent
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "repro", "reproduce", "-m", str(m), "--out", str(out), "-q",
+                                 "--only", "plain"], cwd=repo, stdout=fh, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None and "waiting:" not in log.read_text():
+            time.sleep(0.5)
+        time.sleep(2)
+        assert proc.poll() is None, "the second process must wait, not fail or overwrite: " + log.read_text()
+        assert "waiting: another process is working on plain" in log.read_text()
+        assert not (out / "plain").exists() and not (out / ".plain.partial").exists()
+    finally:
+        lock.release()
+    proc.wait(timeout=180)
+    assert proc.returncode == 0, log.read_text()
+    assert (out / "plain" / "metrics.json").exists()
+    assert not any(p.name.endswith(".partial") for p in out.iterdir())
