@@ -27,10 +27,24 @@ def _manifest(args):
 
 
 def _out_dir(args, manifest) -> Path:
-    if args.out:
-        return Path(args.out)
     version = getattr(args, "code_version", None)  # the other code version's results stay apart
-    return Path(DEFAULT_RESULTS) / (Path(manifest.path).stem + (f".code-{version}" if version else ""))
+    out = Path(args.out) if args.out else \
+        Path(DEFAULT_RESULTS) / (Path(manifest.path).stem + (f".code-{version}" if version else ""))
+    if out.exists() and not out.is_dir():
+        raise UserError("the output directory is an existing file", file=str(out), field="--out",
+                        fix="pass a directory path (it is created if missing)")
+    return out
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse prints the message and exits 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
 
 
 def cmd_list(args) -> int:
@@ -79,11 +93,26 @@ def _setup_runtime(args) -> None:
 def _run_many(args, manifest, runs) -> Path:
     from tqdm.auto import tqdm
 
-    from repro.pipeline import is_complete, run_one
+    from repro.pipeline import run_one, unexpected_files, why_redo
 
     out = _out_dir(args, manifest)
     _setup_runtime(args)
-    todo = [r for r in runs if args.force or not is_complete(r, out / r.id)]
+    todo, kept_stale = [], []
+    for r in runs:
+        reason, only_stale = (("--force", False) if args.force else why_redo(r, out / r.id))
+        if reason is None:
+            extra = unexpected_files(out / r.id)
+            if extra:
+                print(f"note: {r.id}: {len(extra)} file(s) not part of the result, e.g. {extra[0]}; "
+                      "they are ignored (remove them to silence this note)", flush=True)
+        elif only_stale and getattr(args, "keep_stale", False):
+            kept_stale.append(r.id)
+            print(f"keeping {r.id} although {reason} (--keep-stale)", flush=True)
+        else:
+            todo.append(r)
+            if reason not in ("not run yet", "--force"):
+                print(f"redo {r.id}: {reason}", flush=True)
+    args.kept_stale = kept_stale
     skipped = len(runs) - len(todo)
     print(f"{len(runs)} run(s) -> {out} ({skipped} already complete and verified, {len(todo)} to do)", flush=True)
     for run in tqdm(todo, desc="runs", unit="run", disable=args.quiet or len(todo) < 2):
@@ -120,6 +149,15 @@ def cmd_reproduce(args) -> int:
         runs = execution_order(runs)
     if not runs:
         raise UserError("no run matches the selection", field="--only", fix="check the pattern with `repro list`")
+    if args.expect_checksums:  # checked before any work, not after hours of it
+        from repro.records import VerificationFormatError, parse_sums
+
+        path = Path(args.expect_checksums)
+        try:
+            parse_sums(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError, VerificationFormatError) as e:
+            raise UserError(f"cannot use the expected checksums: {e}", file=str(path), field="--expect-checksums",
+                            fix="pass a file written by `--update-checksums` (e.g. checksums/smoke.sha256)")
     out = _run_many(args, m, runs)
     status = 0
     if args.update_checksums:
@@ -149,12 +187,16 @@ def _compare_and_print(args, manifest, runs, out) -> int:
 
     selection = None if {r.id for r in runs} == {r.id for r in manifest.runs} else runs
     verdicts = evaluate(manifest, out, selection)
+    stale = getattr(args, "kept_stale", [])
     if verdicts.references:
-        print("\n" + verdict_table(verdicts.references))
+        print("\n" + verdict_table(verdicts.references, stale=set(stale)))
     if verdicts.claims:
         print("\n" + claims_table(verdicts.claims))
     status = verdicts.exit_code
-    print("\nverdict:", "all checks pass" if status == 0 else f"SOME CHECKS FAIL ({len(verdicts.failures)})")
+    if stale:
+        print(f"\nstale results kept (--keep-stale), made by older code or from older inputs: {', '.join(stale)}")
+    print("\nverdict:", "all checks pass" if status == 0 else f"SOME CHECKS FAIL ({len(verdicts.failures)})",
+          "(with stale results kept)" if stale else "")
     return status
 
 
@@ -223,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     def running(sp):
         sp.add_argument("--out", help="results directory (default results/<manifest name>)")
         sp.add_argument("--force", action="store_true", help="re-run even complete, verified runs")
-        sp.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: deterministic, fastest for tiny models)")
+        sp.add_argument("--keep-stale", action="store_true",
+                        help="keep complete runs made by older code or from older inputs instead of redoing them")
+        sp.add_argument("--threads", type=positive_int, default=1, help="CPU threads for torch (default 1: deterministic, fastest for tiny models)")
         sp.add_argument("--sandbox", default="auto", choices=["auto", "docker", "bubblewrap", "unsafe-subprocess"],
                         help="where generated programs run (default: Docker if an engine and the image exist, else bubblewrap)")
         sp.add_argument("--allow-unpinned", action="store_true",
@@ -298,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     except VerificationError as e:
         print(f"verification failed: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # e.g. `repro list | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; re-run the same command to resume", file=sys.stderr)
         return 130

@@ -28,7 +28,8 @@ def basis_label(row: dict) -> str:
     return BASES.get(row.get("basis", "paper"), row.get("basis", "paper"))
 
 
-def verdict_table(rows: list[dict], fmt: str = "simple") -> str:
+def verdict_table(rows: list[dict], fmt: str = "simple", stale: set = frozenset()) -> str:
+    """The verdict table; runs in `stale` were kept by --keep-stale and say so."""
     from tabulate import tabulate
 
     def num(v):
@@ -36,7 +37,8 @@ def verdict_table(rows: list[dict], fmt: str = "simple") -> str:
 
     table = [[r["run"], r["metric"], basis_label(r), num(r["expected"]), num(r["obtained"]),
               "—" if r["delta"] is None else f"{r['delta']:+.2f}",
-              "—" if r["tolerance"] is None else f"±{r['tolerance']:.2f}", r["verdict"]]
+              "—" if r["tolerance"] is None else f"±{r['tolerance']:.2f}",
+              r["verdict"] + (" (stale, kept)" if r["run"] in stale else "")]
              for r in rows]
     return tabulate(table, headers=["run", "metric", "reference is", "reference", "obtained", "Δ", "tolerance",
                                     "verdict"], tablefmt=fmt, disable_numparse=True)

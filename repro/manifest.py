@@ -17,9 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from repro.errors import ManifestError
+from repro.metrics import produces
+from repro.manifest_yaml import read_manifest_yaml
+from repro.paths import check_run_id
 from repro.registry import DATASETS, MODELS
 
 # Package-wide defaults (the paper's settings); a manifest's `defaults` and each run override them.
@@ -163,6 +164,51 @@ def _get_path(d: dict, dotted: str) -> Any:
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
 
 
+def _field_schema(dotted: str) -> dict | None:
+    """The schema of one run field named by a dotted path (None: no such field)."""
+    root = _schema()
+    node = root["$defs"]["run_fields"]
+    for key in dotted.split("."):
+        if "$ref" in node:
+            node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        props = node.get("properties") or {}
+        if key in props:
+            node = props[key]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return None
+    return node
+
+
+def _check_matrix(matrix: dict, file: str, run_id: str) -> None:
+    """Every matrix key names one existing field; every value fits that field's schema."""
+    import jsonschema
+
+    defs = _schema()["$defs"]
+    for key, values in matrix.items():
+        where = dict(file=file, run=run_id, field=f"matrix.{key}")
+        node = None if key in ("id", "matrix") else _field_schema(key)
+        if node is None:
+            raise ManifestError(f"the matrix key '{key}' names no field a run can set", **where,
+                                fix="use a dotted path of a run field, e.g. `tuning.lora.r` or `prompting.n`")
+        if node.get("type") == "object" and "properties" in node:
+            raise ManifestError(f"the matrix key '{key}' names a whole section, not one field", **where,
+                                fix=f"sweep single fields inside it, e.g. `{key}.{next(iter(node['properties']))}`")
+        validator = jsonschema.Draft202012Validator({**node, "$defs": defs})
+        for i, value in enumerate(values):
+            err = next(iter(validator.iter_errors(value)), None)
+            if err is not None:
+                raise ManifestError(f"matrix value #{i + 1} ({_short(value)}) is not a valid `{key}`", **where,
+                                    expected=_short(err.message, 200),
+                                    fix=node.get("description") or "correct the value in the matrix list")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _expand(run: dict, file: str) -> list[dict]:
     matrix = run.pop("matrix", None)
     if not matrix:
@@ -171,6 +217,7 @@ def _expand(run: dict, file: str) -> list[dict]:
                                 file=file, run=run["id"], field="id",
                                 fix="add a `matrix:` entry for the placeholder or remove it from the id")
         return [run]
+    _check_matrix(matrix, file, run["id"])
     paths = list(matrix)
     out = []
     for values in itertools.product(*(matrix[p] for p in paths)):
@@ -188,12 +235,37 @@ def _expand(run: dict, file: str) -> list[dict]:
         r["id"] = _PLACEHOLDER.sub(sub, run["id"])
         if isinstance(r.get("adapter_from"), str):  # a sweep of evaluations over a sweep of train runs
             r["adapter_from"] = _PLACEHOLDER.sub(sub, r["adapter_from"])
+        r["_matrix"] = dict(zip(paths, values))
         out.append(r)
     if not _PLACEHOLDER.search(run["id"]) and len(out) > 1:
         raise ManifestError("a matrix run needs `{field}` placeholders in its id so every expanded run gets its own id",
                             file=file, run=run["id"], field="id",
                             fix="e.g. `id: icl-n{prompting.n}`")
     return out
+
+
+def _check_expanded(run: dict, file: str) -> None:
+    """The run as expanded (defaults, matrix, registry values filled) against the run schema,
+    and its id against the one safe pattern; errors name the matrix entry behind them."""
+    import jsonschema
+
+    made_by = run.pop("_matrix", None)
+    origin = (" (from matrix entry " + ", ".join(f"{k}={_short(v, 40)}" for k, v in made_by.items()) + ")"
+              if made_by else "")
+    for key in ("id", "adapter_from"):
+        value = run.get(key)
+        problem = None if (key == "adapter_from" and value is None) else check_run_id(value)
+        if problem:
+            raise ManifestError(problem + origin, file=file, run=_short(str(value), 80), field=key,
+                                fix="make ids (and the matrix values placed into them) letters, digits, '-', '_', '.'")
+    schema = _schema()
+    validator = jsonschema.Draft202012Validator({**schema["$defs"]["run"], "$defs": schema["$defs"]})
+    err = next(iter(sorted(validator.iter_errors({k: v for k, v in run.items() if k != "study"}),
+                           key=lambda e: -len(e.absolute_path))), None)
+    if err is not None:
+        raise ManifestError(f"the expanded run is invalid{origin}", file=file, run=run["id"],
+                            field=".".join(map(str, err.absolute_path)) or "(run)",
+                            expected=_short(err.message, 200), fix="correct the value in the run, its defaults or matrix")
 
 
 def _schema_errors(doc: Any, file: str) -> None:
@@ -235,21 +307,6 @@ def _schema_errors(doc: Any, file: str) -> None:
     more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
     raise ManifestError(f"invalid manifest{more}", file=file, run=run_id, field=field_name,
                         expected=expected, fix=fix)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ManifestError(f"cannot read manifest: {e.strerror}", file=str(path),
-                            fix="pass an existing manifest file or directory")
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ManifestError(f"not valid YAML{where}: {getattr(e, 'problem', e)}", file=str(path),
-                            fix="fix the YAML syntax (indentation, quotes, colons)")
 
 
 # Largest model a run may fully fine-tune, unless the manifest's `limits` says otherwise (the
@@ -332,7 +389,7 @@ def _resolve(run: dict, file: str, code_version: str | None = None) -> dict:
 
 
 def _load_file(path: Path, code_version: str | None = None) -> tuple[dict, list[dict]]:
-    doc = _read_yaml(path)
+    doc = read_manifest_yaml(path)
     file = str(path)
     if not isinstance(doc, dict):
         raise ManifestError("a manifest must be a mapping with `manifest_version`, `study` and `runs`",
@@ -346,9 +403,17 @@ def _load_file(path: Path, code_version: str | None = None) -> tuple[dict, list[
         merged = deep_merge(defaults, raw)
         merged["_given_quant"] = given_quant
         for r in _expand(merged, file):
+            made_by = r.get("_matrix")
+            try:
+                _check_run({k: v for k, v in r.items() if k != "_matrix"}, file, doc.get("limits"))
+            except ManifestError as e:
+                if made_by:
+                    e.message += " (from matrix entry " + ", ".join(f"{k}={_short(v, 40)}" for k, v in made_by.items()) + ")"
+                raise
+            r = _resolve(r, file, code_version)
+            _check_expanded(r, file)
             r["study"] = doc["study"]
-            _check_run(r, file, doc.get("limits"))
-            runs.append((_resolve(r, file, code_version), file))
+            runs.append((r, file))
     return doc, runs
 
 
@@ -356,9 +421,9 @@ def load_manifest(path: str | Path, code_version: str | None = None) -> Manifest
     """`code_version` runs every run that version can run with it (the other runs keep theirs)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.yaml"))
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
         if not files:
-            raise ManifestError("the directory holds no *.yaml manifest", file=str(path),
+            raise ManifestError("the directory holds no *.yaml or *.yml manifest", file=str(path),
                                 fix="pass a manifest file or a directory of them")
     elif path.exists():
         files = [path]
@@ -402,11 +467,24 @@ def load_manifest(path: str | Path, code_version: str | None = None) -> Manifest
     for c in claims:
         for i, chk in enumerate(c["checks"]):
             for side in ("greater", "less"):
+                metric = chk[side].get("metric", chk.get("metric")) if isinstance(chk[side], dict) else chk.get("metric")
                 for rid in claim_side_runs(chk[side]):
                     if rid not in by_id:
                         raise ManifestError(f"claim '{c['id']}' names unknown run '{rid}'", file=c["source"],
                                             field=f"claims.{c['id']}.checks.{i}.{side}",
                                             fix="use run ids that exist in the manifest")
+                    if metric is not None and not produces(by_id[rid].config, metric):
+                        raise ManifestError(f"claim '{c['id']}' compares metric '{metric}', which run '{rid}' "
+                                            "does not produce", file=c["source"], field=f"claims.{c['id']}.checks.{i}",
+                                            fix=f"use a metric of the run's `metrics:` ({', '.join(by_id[rid].config['metrics'])})"
+                                            " or add the scorer that writes it")
+    for r in runs:
+        for name in r.reference:
+            if not produces(r.config, name):
+                raise ManifestError(f"reference to metric '{name}', which this run does not produce", file=r.source,
+                                    run=r.id, field=f"reference.{name}",
+                                    fix=f"name a metric the run writes (its scorers: {', '.join(r.config['metrics'])}), "
+                                        "or add the scorer that writes it to `metrics:`")
     return Manifest(path=str(path), study=studies.pop(), runs=runs, claims=claims, description=desc,
                     report_tables=tables)
 

@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from repro import records, tasks
+from repro import paths, records, tasks
 from repro.manifest import Manifest, Run
 from repro.registry import MODELS
 
@@ -41,13 +41,10 @@ class StageClock:
         self.stages[name] = {"seconds": round(time.perf_counter() - t0, 3), **memory}
 
 
-def _shared_checkpoints(out_root: Path, run: Run) -> Path | None:
-    """Under a distributed launch, the checkpoint directory every rank uses (else None: a temp dir)."""
-    from repro import device
-
-    if device.world_size() == 1:
-        return None
-    return Path(out_root).resolve() / f".{run.id}.checkpoints"
+def _checkpoints(out_root: Path, run: Run) -> Path:
+    """Where a train run's Trainer checkpoints live: inside its own partial directory, shared by
+    every rank of a distributed launch, kept after a crash so the next attempt resumes."""
+    return Path(out_root).resolve() / f".{run.id}.partial" / "checkpoints"
 
 
 def process_rank() -> int:
@@ -57,17 +54,38 @@ def process_rank() -> int:
     return device.rank()
 
 
-def is_complete(run: Run, run_dir: Path) -> bool:
-    """Outputs present, checksums verified, made from this exact configuration."""
+def why_redo(run: Run, run_dir: Path) -> tuple[str | None, bool]:
+    """(reason the run must be (re)made, whether the reason is only staleness); (None, False)
+    when its directory is complete, verified, of this configuration and current."""
+    from repro import freshness
+
     meta = run_dir / "run.json"
     if not meta.exists() or not (run_dir / records.SUMS_NAME).exists():
-        return False
-    if records.verify_sums(run_dir):
-        return False
+        return ("not run yet" if not run_dir.exists() else "incomplete"), False
+    problems = records.verify_sums(run_dir)
+    if problems:
+        return f"its checksums do not verify ({problems[0]})", False
     try:
-        return json.loads(meta.read_text())["config_hash"] == run.config_hash()
-    except (KeyError, json.JSONDecodeError):
-        return False
+        recorded = json.loads(meta.read_text())
+    except json.JSONDecodeError:
+        return "its run.json is unreadable", False
+    if recorded.get("config_hash") != run.config_hash():
+        return "its configuration changed", False
+    reason = freshness.stale_reason(run, recorded.get("freshness"), run_dir.parent, _inputs(run))
+    return (f"stale: {reason}", True) if reason else (None, False)
+
+
+def is_complete(run: Run, run_dir: Path, keep_stale: bool = False) -> bool:
+    """Outputs present, checksums verified, made from this exact configuration by the current
+    code from the current inputs (`keep_stale`: a stale but otherwise complete run counts)."""
+    reason, only_stale = why_redo(run, run_dir)
+    return reason is None or (keep_stale and only_stale)
+
+
+def unexpected_files(run_dir: Path) -> list[Path]:
+    """Files in a finished run directory that its SHA256SUMS does not list (not part of the result)."""
+    sums = records.parse_sums((run_dir / records.SUMS_NAME).read_text())
+    return [run_dir / rel for rel in records.list_files(run_dir) if str(rel) not in sums]
 
 
 def _provenance(run: Run) -> dict:
@@ -91,8 +109,14 @@ def _seed_everything(seed: int) -> None:
 def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = True, force: bool = False,
             options: dict | None = None) -> Path:
     """`options`: execution settings that are not part of the run's identity
-    (`sandbox`: auto | docker | bubblewrap | unsafe-subprocess, `allow_unsafe`)."""
-    run_dir = Path(out_root) / run.id
+    (`sandbox`: auto | docker | bubblewrap | unsafe-subprocess, `allow_unsafe`).
+
+    One process at a time works on a run (a file lock beside it); another waits, then finds
+    it complete. Every directory made, renamed or deleted is checked to lie under `out_root`."""
+    from filelock import FileLock, Timeout
+
+    out_root = Path(out_root)
+    run_dir = paths.inside(out_root, out_root / run.id)
     if not force and is_complete(run, run_dir):
         return run_dir
     rank = process_rank()
@@ -100,29 +124,55 @@ def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = Tr
         if run.kind != "train":
             return run_dir
         with tempfile.TemporaryDirectory(prefix=f"repro-rank{rank}-") as scratch:
-            _train_run(run, Path(scratch), StageClock(), progress=False, checkpoint_dir=_shared_checkpoints(out_root, run))
+            _train_run(run, Path(scratch), StageClock(), progress=False, checkpoint_dir=_checkpoints(out_root, run))
         return run_dir
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # an incomplete or stale attempt: start clean
+    out_root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(paths.inside(out_root, out_root / f".{run.id}.lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"  waiting: another process is working on {run.id} (lock {lock.lock_file})", flush=True)
+        lock.acquire()
+    try:
+        if is_complete(run, run_dir) and not force:
+            return run_dir  # the other process finished it
+        return _make_run(run, manifest, out_root, run_dir, progress, options or {})
+    finally:
+        lock.release()
+
+
+def _make_run(run: Run, manifest: Manifest, out_root: Path, run_dir: Path, progress: bool, options: dict) -> Path:
+    from repro import freshness
+
     tmp_dir = run_dir.with_name(f".{run.id}.partial")
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)
-    tmp_dir.mkdir(parents=True)
+    identity = {"run_id": run.id, "config_hash": run.config_hash(), "code": freshness.code_fingerprint(run.kind)}
+    resumable = run.kind == "train" and paths.marker_says(tmp_dir) == identity
+    paths.remove_made_dir(out_root, run_dir)  # an incomplete or stale attempt: start clean
+    if resumable:  # keep the Trainer checkpoints of the interrupted attempt, nothing else
+        print(f"  resuming the interrupted attempt in {tmp_dir}", flush=True)
+        for p in tmp_dir.iterdir():
+            if p.name not in (paths.MARKER, "checkpoints"):
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    else:
+        paths.remove_made_dir(out_root, tmp_dir)
+        paths.make_dir(out_root, tmp_dir, identity)
     clock = StageClock()
     t0 = time.perf_counter()
     cfg = run.config
+    pinned = _inputs(run)
     if run.kind == "train":
-        result = _train_run(run, tmp_dir, clock, progress, checkpoint_dir=_shared_checkpoints(out_root, run))
+        result = _train_run(run, tmp_dir, clock, progress, checkpoint_dir=_checkpoints(out_root, run))
     else:
-        result = _evaluate_run(run, manifest, Path(out_root), tmp_dir, clock, progress, options or {})
+        result = _evaluate_run(run, manifest, out_root, tmp_dir, clock, progress, options)
     meta = {"run_id": run.id, "manifest": manifest.path, "study": manifest.study, "config": cfg,
             "config_hash": run.config_hash(), "seed": cfg["seed"], "stages": clock.stages,
             "wall_seconds": round(time.perf_counter() - t0, 3), "peak_rss_mb": peak_rss_mb(),
-            "command": sys.argv, "provenance": _provenance(run), "inputs": _inputs(run),
+            "command": sys.argv, "provenance": _provenance(run), "inputs": pinned,
+            "freshness": freshness.identity(run, out_root, pinned, result.get("embeddings")),
             **result.get("meta", {})}
     records.write_json(tmp_dir / "run.json", meta)
     records.write_sums(tmp_dir)
-    tmp_dir.rename(run_dir)
+    paths.rename_into_place(out_root, tmp_dir, run_dir)
     return run_dir
 
 
@@ -199,6 +249,9 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
     if cfg["tuning"].get("over_length") == "drop":  # drop, not truncate (the unit-test study)
         train_rows, val_rows, dropped = task.drop_over_length(train_rows, val_rows, tokenizer, model,
                                                               cfg["tuning"]["max_length"])
+    cut = {}
+    for split, rows in (("train", train_rows), ("validation", val_rows)):
+        cut.update(training.count_cut_targets(tokenizer, rows, spec.is_seq2seq, cfg["tuning"]["max_length"], split))
     params = _trainable(model)
     with clock.stage("train"):
         stats = training.train(model, tokenizer, train_rows, val_rows, cfg["tuning"], seq2seq=spec.is_seq2seq,
@@ -207,7 +260,7 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
     with clock.stage("save"):
         method.save(model, tokenizer, tmp_dir / "weights")
         _strip_machine_paths(tmp_dir / "weights", str(model_dir), spec.key)
-    metrics = {**params, **dropped, **{k: v for k, v in stats.items() if k not in ("precision", "world_size")}}
+    metrics = {**params, **dropped, **cut, **{k: v for k, v in stats.items() if k not in ("precision", "world_size")}}
     records.write_json(tmp_dir / "metrics.json", metrics)
     train_stage = clock.stages["train"]
     records.write_json(tmp_dir / "resources.json", {
@@ -215,6 +268,12 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
         "peak_memory_kind": memory.GPU_KIND if on_gpu else memory.CPU_KIND,
         "train_seconds": train_stage["seconds"]})
     notes = [f"precision: {stats['precision']}"] + method.notes(cfg["tuning"], on_gpu)
+    for split, total in (("train", len(train_rows)), ("validation", len(val_rows))):
+        if cut[f"{split}_truncated_targets"] or cut[f"{split}_empty_targets"]:
+            notes.append(f"{split}: max_length {cfg['tuning']['max_length']} cut the target of "
+                         f"{cut[f'{split}_truncated_targets'] + cut[f'{split}_empty_targets']} of {total} pairs "
+                         f"({cut[f'{split}_empty_targets']} with no target token left); "
+                         "`tuning.over_length: drop` drops them instead")
     print(f"  {run.id}: eval loss {stats['initial_eval_loss']} -> {stats['best_eval_loss']} "
           f"({stats['global_steps']} steps, {params['trainable_parameters']:,} trainable parameters)", flush=True)
     for note in notes:
@@ -267,12 +326,13 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
         needs_train = cfg["prompting"]["strategy"] != "zero-shot"
         train_rows = load_split(cfg["dataset"], "train") if needs_train else []
     with clock.stage("prompts"):
-        retriever = None
+        retriever, embeddings = None, None
         if cfg["prompting"]["strategy"] == "rag":
             from repro.retrieval import Retriever
 
             retriever = Retriever.for_training_set(cfg["prompting"]["retriever"], cfg["dataset"],
                                                    [r["intent"] for r in train_rows], progress=progress)
+            embeddings = {"cache": str(retriever.cache), "sha256": retriever.array_sha256}
         system_line = cfg["prompting"]["system_line"]
         if system_line is None:  # the method's default, if the code version has an instruction line
             from repro.code_versions import setting
@@ -309,5 +369,5 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
     records.write_jsonl(tmp_dir / "predictions.jsonl", rows)
     metrics.update(block_meta)
     records.write_json(tmp_dir / "metrics.json", metrics)
-    return {"meta": {"device": "cuda" if on_gpu else "cpu", "test_samples": len(test),
+    return {"embeddings": embeddings, "meta": {"device": "cuda" if on_gpu else "cpu", "test_samples": len(test),
                      "system_line": system_line, **block_meta, **extra_meta}}

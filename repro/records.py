@@ -15,6 +15,8 @@ from typing import Any, Iterable
 
 SUMS_NAME = "SHA256SUMS"
 
+RUN_MARKER = ".repro-run"   # repro.paths.MARKER: says the package made the directory; not a result
+
 
 @functools.lru_cache(maxsize=None)
 def _umask() -> int:
@@ -83,7 +85,7 @@ def list_files(root: Path) -> list[Path]:
     root = Path(root)
     out = []
     for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != SUMS_NAME and not p.name.endswith(".tmp"):
+        if p.is_file() and p.name not in (SUMS_NAME, RUN_MARKER) and not p.name.endswith(".tmp"):
             out.append(p.relative_to(root))
     return out
 
@@ -102,6 +104,8 @@ def parse_sums(text: str, source: str = "<sums>") -> dict[str, str]:
             digest, name = line.split(None, 1)
         except ValueError:
             raise VerificationFormatError(f"{source}:{n}: expected '<sha256>  <path>'")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise VerificationFormatError(f"{source}:{n}: '{digest[:70]}' is not a sha256 (64 hex digits)")
         entries[name.lstrip("*")] = digest
     return entries
 

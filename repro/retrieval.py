@@ -46,8 +46,10 @@ def texts_digest(texts: list[str]) -> str:
 
 
 class Retriever:
-    def __init__(self, key: str, train_embeddings: np.ndarray, model):
+    def __init__(self, key: str, train_embeddings: np.ndarray, model, cache: Path | None = None,
+                 array_sha256: str | None = None):
         self.key, self.train_embeddings, self.model = key, train_embeddings, model
+        self.cache, self.array_sha256 = cache, array_sha256   # the cached file behind the embeddings
 
     @classmethod
     def for_training_set(cls, key: str, dataset: str, texts: list[str], *, cache_dir: Path | None = None,
@@ -65,17 +67,17 @@ class Retriever:
         if npy.exists() and meta.exists():
             info = json.loads(meta.read_text())
             if info.get("texts_sha256") == digest and info.get("array_sha256") == records.sha256_file(npy):
-                return cls(key, np.load(npy), model)
+                return cls(key, np.load(npy), model, npy, info["array_sha256"])
         emb = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=progress).astype(np.float32)
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = npy.with_name(npy.stem + ".tmp.npy")
         np.save(tmp, emb)
         tmp.replace(npy)
+        array_sha256 = records.sha256_file(npy)
         records.write_json(meta, {"retriever": key, "model": path, "revision": revision, "dataset": dataset,
-                                  "texts": len(texts), "texts_sha256": digest,
-                                  "array_sha256": records.sha256_file(npy)})
-        return cls(key, emb, model)
+                                  "texts": len(texts), "texts_sha256": digest, "array_sha256": array_sha256})
+        return cls(key, emb, model, npy, array_sha256)
 
     def nearest(self, queries: list[str], n: int) -> list[list[int]]:
         """Indices of the n most similar training texts per query, most similar first;

@@ -53,6 +53,29 @@ def encode_example(tokenizer, prompt: str, code: str, seq2seq: bool, max_length:
     return {"input_ids": ids, "labels": labels}
 
 
+def target_cut(tokenizer, prompt: str, code: str, seq2seq: bool, max_length: int) -> str | None:
+    """How max_length cuts a pair's target: None (whole, EOS included), "truncated" (target or
+    its EOS cut) or "empty" (no target token left: every label is -100, nothing is learnt)."""
+    prompt_len = len(tokenizer(prompt)["input_ids"])
+    target_len = len(tokenizer(code, add_special_tokens=False)["input_ids"]) + 1
+    room = max_length if seq2seq else max_length - prompt_len
+    if room >= target_len:
+        return None
+    return "truncated" if room > 0 else "empty"
+
+
+def _row_cut(tokenizer, row: dict, seq2seq: bool, max_length: int) -> str | None:
+    if "text" in row:  # one text under a completion-only mask (tosem): cut when it does not fit
+        return None if len(tokenizer(row["text"])["input_ids"]) <= max_length else "truncated"
+    return target_cut(tokenizer, row["prompt"], row["target"], seq2seq, max_length)
+
+
+def count_cut_targets(tokenizer, rows: list[dict], seq2seq: bool, max_length: int, split: str) -> dict:
+    """`<split>_truncated_targets` (target or EOS cut, some target left) and `<split>_empty_targets`."""
+    cuts = [_row_cut(tokenizer, r, seq2seq, max_length) for r in rows]
+    return {f"{split}_truncated_targets": cuts.count("truncated"), f"{split}_empty_targets": cuts.count("empty")}
+
+
 def precision_flags(requested: str, on_gpu: bool, method: str = "lora") -> tuple[dict, str]:
     """Trainer precision kwargs and a plain-words note of what was used and why (repro.precision)."""
     from repro.precision import plan
@@ -73,13 +96,15 @@ def refuse_fp16_trainable(model) -> None:
 
 
 def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: dict, *, seq2seq: bool,
-          seed: int, on_gpu: bool, progress: bool = True, scratch_dir: str | None = None,
-          checkpoint_dir: str | None = None) -> dict:
+          seed: int, on_gpu: bool, progress: bool = True, checkpoint_dir: str | None = None,
+          scratch_dir: str | None = None) -> dict:
     """Train in place (the best checkpoint by validation loss is loaded at the end); return stats.
 
-    Checkpoints go to a fresh temporary directory, or to `checkpoint_dir` when given: under a
-    distributed launch every rank must see the same directory to load the best checkpoint."""
+    Checkpoints (weights, optimizer, scheduler and RNG states) go to `checkpoint_dir` (the
+    run's partial directory; else a temporary directory). Training resumes from the last
+    checkpoint found there, and the directory is removed once training has succeeded."""
     from transformers import Trainer, TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
 
     enc = lambda rows: [encode_row(tokenizer, r, seq2seq, cfg["max_length"]) for r in rows]
     train_set, val_set = enc(train_rows), enc(val_rows)
@@ -92,6 +117,7 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
         refuse_fp16_trainable(model)
     scratch = checkpoint_dir or tempfile.mkdtemp(prefix="repro-train-", dir=scratch_dir)
     trainer = None
+    succeeded = False
     try:
         args = TrainingArguments(
             output_dir=scratch, per_device_train_batch_size=bs, per_device_eval_batch_size=bs,
@@ -104,27 +130,34 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
             load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
             logging_strategy="steps", logging_steps=eval_steps, report_to=[], seed=seed, data_seed=seed,
             use_cpu=not on_gpu, disable_tqdm=not progress, dataloader_num_workers=0,
-            remove_unused_columns=False, save_only_model=True, **precision)
+            remove_unused_columns=False, save_only_model=False, **precision)
         trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
                           data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id))
         if not progress:
             quiet(trainer)
         initial = trainer.evaluate()["eval_loss"]
-        result = trainer.train()
+        last = get_last_checkpoint(scratch) if os.path.isdir(scratch) else None
+        if last:
+            print(f"  resuming training from {Path(last).name}", flush=True)
+        result = trainer.train(resume_from_checkpoint=last)
         history = [{"step": h["step"], "eval_loss": round(h["eval_loss"], 6)}
                    for h in trainer.state.log_history if "eval_loss" in h]
         train_losses = [round(h["loss"], 6) for h in trainer.state.log_history if "loss" in h]
         best = trainer.state.best_metric
-        return {"initial_eval_loss": round(initial, 6), "best_eval_loss": round(best, 6) if best is not None else None,
-                "best_step": _step_of(trainer.state.best_model_checkpoint), "global_steps": trainer.state.global_step,
-                "steps_per_epoch": steps_per_epoch, "eval_every_steps": eval_steps,
-                "train_loss_curve": train_losses, "eval_history": history,
-                "train_loss": round(result.training_loss, 6), "precision": precision_note,
-                "world_size": world, "train_examples": len(train_set), "validation_examples": len(val_set)}
+        stats = {"initial_eval_loss": round(initial, 6), "best_eval_loss": round(best, 6) if best is not None else None,
+                 "best_step": _step_of(trainer.state.best_model_checkpoint), "global_steps": trainer.state.global_step,
+                 "steps_per_epoch": steps_per_epoch, "eval_every_steps": eval_steps,
+                 "train_loss_curve": train_losses, "eval_history": history,
+                 "train_loss": round(result.training_loss, 6), "precision": precision_note,
+                 "world_size": world, "train_examples": len(train_set), "validation_examples": len(val_set)}
+        succeeded = True
+        return stats
     finally:
         if world > 1 and trainer is not None:
             trainer.accelerator.wait_for_everyone()  # every rank is done reading checkpoints
-        if device.rank() == 0:
+        # Checkpoints are kept after a failure (the next attempt resumes from them), except in a
+        # temporary directory, which nothing would find again.
+        if device.rank() == 0 and (succeeded or checkpoint_dir is None):
             shutil.rmtree(scratch, ignore_errors=True)
 
 

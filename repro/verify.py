@@ -21,8 +21,10 @@ def deterministic_outputs(results: Path, run_ids: list[str]) -> dict[str, str]:
         d = Path(results) / rid
         if not d.is_dir():
             continue
+        sums = d / records.SUMS_NAME  # a file the run did not list is not part of its result
+        listed = set(records.parse_sums(sums.read_text(), str(sums))) if sums.is_file() else None
         for rel in records.list_files(d):
-            if rel.name not in VARIABLE_FILES:
+            if rel.name not in VARIABLE_FILES and (listed is None or str(rel) in listed):
                 entries[f"{rid}/{rel}"] = records.sha256_file(d / rel)
     return entries
 

@@ -29,7 +29,8 @@ def test_two_process_training_writes_one_verified_run(tmp_path, lora_train_manif
            "-m", "repro", "run", "lora-train", "--manifest", str(manifest), "--out", str(out), "-q"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert [p.name for p in out.iterdir()] == ["lora-train"]
+    # the run, and beside it only its lock file (no partial directory, no rank's leftovers)
+    assert sorted(p.name for p in out.iterdir()) == [".lora-train.lock", "lora-train"]
     assert verify_tree(out) == []
     meta = json.loads((out / "lora-train" / "run.json").read_text())
     assert meta["world_size"] == 2

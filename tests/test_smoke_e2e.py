@@ -2,7 +2,9 @@
 checksums, its claims hold, a second run does no work, and verify catches tampering.
 
 The smoke run writes to results/smoke (the same place as `make smoke`), so a run that is
-already complete and verified there is reused rather than recomputed.
+already complete, verified and fresh there (same configuration, same stage code, same
+package-made inputs: repro/freshness.py) is reused rather than recomputed; a run made by an
+earlier checkout's code is redone, never trusted.
 """
 import json
 import shutil
@@ -63,3 +65,12 @@ def test_verify_names_a_tampered_file(smoke, tmp_path, capsys):
     assert main(["verify", str(copy), "--against", str(SUMS)]) == 1
     out = capsys.readouterr().out
     assert "llama-lora/predictions.jsonl" in out
+
+
+def test_smoke_outputs_are_fresh(smoke):
+    """Reused outputs must have been made by this checkout's code from the current inputs:
+    `reproduce` redoes stale runs, so none may remain (results of an earlier checkout fail)."""
+    from repro.pipeline import why_redo
+
+    for run in load_manifest(MANIFEST).runs:
+        assert why_redo(run, RESULTS / run.id) == (None, False), run.id

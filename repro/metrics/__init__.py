@@ -103,6 +103,39 @@ def scorer_names() -> list[str]:
     return [*SCORERS, *(name for t in tasks.all_tasks().values() for name in t.scorers)]
 
 
+# The metrics.json names each task-independent scorer writes (regular expressions; a task
+# declares its own scorers' names in `Task.metric_names`), so a manifest's references and
+# claims can be checked at load time against what its runs will produce.
+METRIC_NAMES: dict[str, str] = {
+    "em": r"em@\d+",
+    "codebleu": r"codebleu(/.+)?",
+    "codebleu-pypi": r"codebleu-pypi(/.+)?",
+    "tuned-parameters": r"trainable_parameters",
+}
+# Every evaluation writes these (repro/pipeline.py); every train run writes TRAIN_METRIC_NAMES
+# (parameter counts, repro/train.py statistics, resources.json).
+EVALUATION_METRIC_NAMES = r"samples|block_size|test_samples_.+"
+TRAIN_METRIC_NAMES = (r"(trainable|total)_parameters|trainable_percent|(initial|best)_eval_loss|best_step|global_steps"
+                      r"|steps_per_epoch|eval_every_steps|train_loss(_curve)?|eval_history|(train|validation)_examples"
+                      r"|(train|validation)_(dropped_over_length|truncated_targets|empty_targets)"
+                      r"|peak_memory_(gb|kind)|train_seconds")
+
+
+def produces(cfg: dict, metric: str) -> bool:
+    """Whether a run with this resolved configuration writes `metric` into its results."""
+    import re
+
+    if cfg["kind"] == "train":
+        return re.fullmatch(TRAIN_METRIC_NAMES, metric) is not None
+    from repro import tasks
+
+    names = dict(METRIC_NAMES)
+    for t in tasks.all_tasks().values():
+        names.update(t.metric_names)
+    patterns = [EVALUATION_METRIC_NAMES] + [names[n] for n in cfg["metrics"] if n in names]
+    return any(re.fullmatch(p, metric) for p in patterns)
+
+
 def get_scorer(name: str):
     from repro import tasks
 

@@ -37,6 +37,7 @@ class Task:
     templates: dict[str, Template] = {}
     stop_rules: dict[str, Callable] = {}
     scorers: dict[str, str] = {}
+    metric_names: dict[str, str] = {}   # scorer -> regular expression of the metrics.json keys it writes
     datasets: tuple = ()
     result_columns: tuple[tuple[str, str], ...] = ()   # (metrics.json key, header) for the report
 

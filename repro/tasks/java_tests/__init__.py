@@ -28,6 +28,8 @@ class JavaTests(Task):
                "codebleu-java": "repro.tasks.java_tests.scorers:codebleu_java_scorer",
                "codebleu-java-13a": "repro.tasks.java_tests.scorers:codebleu_java_13a_scorer",
                "junit": "repro.tasks.java_tests.junit:scorer"}
+    metric_names = {"java-syntax": r"syntax/.+", "codebleu-java": r"codebleu-java(/.+)?",
+                    "codebleu-java-13a": r"codebleu-java-13a(/.+)?", "junit": r"junit/.+"}
 
 
 TASK = JavaTests()
