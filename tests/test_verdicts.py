@@ -189,7 +189,11 @@ def _finished(results, run, em10_hits, n=20, metrics=None):
     records.write_jsonl(d / "predictions.jsonl", [{"index": i, "em_rank": r} for i, r in enumerate(ranks)])
     records.write_json(d / "metrics.json", metrics if metrics is not None
                        else {"samples": n, "em@1": 100.0 * em10_hits / n, "em@10": 100.0 * em10_hits / n})
-    records.write_json(d / "run.json", {"run_id": run.id, "config_hash": run.config_hash()})
+    from repro import freshness
+    from repro.pipeline import _inputs
+
+    records.write_json(d / "run.json", {"run_id": run.id, "config_hash": run.config_hash(),
+                                        "freshness": freshness.identity(run, results, _inputs(run))})
     records.write_sums(d)
 
 
@@ -277,7 +281,7 @@ def test_corpus_codebleu_is_bootstrapped_from_per_sample_sums(tmp_path):
                                                       for i, (p, r) in enumerate(zip(preds, refs))])
         records.write_json(d / "metrics.json", {"samples": 40, "codebleu": 100 * corpus_codebleu(preds, refs)["codebleu"]})
     path = tmp_path / "m.yaml"
-    path.write_text("manifest_version: 1\nstudy: cb\ndefaults: {model: tiny-llama, dataset: conala-bundled}\n"
+    path.write_text("manifest_version: 1\nstudy: cb\ndefaults: {model: tiny-llama, dataset: conala-bundled, metrics: [em, codebleu]}\n"
                     "runs: [{id: good}, {id: bad}]\nclaims:\n  - id: c\n    text: good beats bad.\n"
                     "    checks: [{metric: codebleu, greater: good, less: bad}]\n")
     check = evaluate(load_manifest(path), results).claims[0]["checks"][0]
