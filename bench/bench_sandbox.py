@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repro.apps_exec import evaluate  # noqa: E402
+from repro.tasks.apps.harness import SETUP, evaluate, open_apps_sandbox  # noqa: E402
 from repro.records import write_atomic  # noqa: E402
-from repro.sandbox import Sandbox, SandboxUnavailable, open_sandbox  # noqa: E402
+from repro.sandbox import Sandbox, SandboxUnavailable  # noqa: E402
 from repro.sandbox.unsafe import UnsafeSubprocessLauncher  # noqa: E402
 
 PROGRAMS, TESTS, SLOTS = 24, 21, 2
@@ -31,7 +31,7 @@ IO = {"inputs": [f"{i} {i + 1}\n" for i in range(TESTS)],
 PROBLEMS = {"p": {"problem_id": "p", "input_output": json.dumps(IO), "difficulty": "interview"}}
 SAMPLES = [{"problem_id": "p", "sample": i, "code": CODE} for i in range(PROGRAMS)]
 PAPER_ONE_PROCESS = (
-    "import sys, json, numpy, unittest.mock; sys.path.insert(0, sys.argv[1]); "
+    "import sys, json, numpy, unittest.mock; sys.path[:0] = sys.argv[1].split(':'); "
     "import apps_child; "
     "r = apps_child.run_paper(sys.argv[2], json.loads(sys.argv[3]), 4); "
     "assert all(x is True for x in r['results']), r")
@@ -56,7 +56,7 @@ def bare_subprocess():
 
 
 def process_per_program():
-    here = str(ROOT / "repro" / "sandbox")
+    here = f"{ROOT / 'repro' / 'tasks' / 'apps'}:{ROOT / 'repro' / 'sandbox'}"
     def one_program(_):
         subprocess.run(["/usr/bin/python3", "-c", PAPER_ONE_PROCESS, here, CODE,
                         json.dumps(IO)], check=True,
@@ -69,8 +69,8 @@ def open_backend(backend):
     if backend == "unsafe-subprocess":  # same interpreter as bubblewrap: a fair baseline
         return Sandbox(UnsafeSubprocessLauncher("/usr/bin/python3",
                                                 ["/usr/lib/python3/dist-packages"]),
-                       slots=SLOTS, warning="benchmark baseline without isolation")
-    return open_sandbox(backend, slots=SLOTS)
+                       slots=SLOTS, warning="benchmark baseline without isolation", setup=SETUP)
+    return open_apps_sandbox(backend, slots=SLOTS)
 
 
 def backend_runs(backend, mode):

@@ -67,14 +67,14 @@ def hub_files(spec: DatasetSpec, split: str) -> list[Path]:
 def load_split(key: str, split: str) -> list[dict]:
     spec = DATASETS[key]
     if spec.validation_from_train and split in ("train", "validation"):
-        from repro.apps_subset import split_train_validation
+        from repro.tasks.apps.subset import split_train_validation
 
         train, validation = split_train_validation(_load_file_split(spec, "train"),
                                                    n_validation=spec.validation_from_train)
         return validation if split == "validation" else train
     rows = _load_file_split(spec, split)
     if split == "test" and spec.test_per_difficulty:
-        from repro.apps_subset import select_test
+        from repro.tasks.apps.subset import select_test
 
         rows = select_test(rows, per_difficulty=spec.test_per_difficulty)
     return rows

@@ -162,7 +162,7 @@ def _runs_for_run(args):
 
 
 def cmd_lock(args) -> int:
-    from repro import apps_subset
+    from repro.tasks.apps import subset as apps_subset
 
     path = Path(args.out)
     existing = read_lock(path)

@@ -10,9 +10,9 @@ import json
 import pytest
 
 from hostile.backends import unavailable_reason
-from repro.apps_exec import evaluate
+from repro.tasks.apps.harness import evaluate, open_apps_sandbox
 from repro.errors import UserError
-from repro.sandbox import open_sandbox
+
 
 STD = {"inputs": ["3 4\n"], "outputs": ["12\n"]}
 READ_MUL = "a, b = map(int, input().split())\n"
@@ -101,7 +101,7 @@ def sandbox():
     reason = unavailable_reason("bubblewrap")
     if reason:
         pytest.skip(f"bubblewrap backend unavailable here: {reason}")
-    with open_sandbox("bubblewrap", slots=2) as sb:
+    with open_apps_sandbox("bubblewrap", slots=2) as sb:
         yield sb
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from huggingface_hub.hf_api import BlobLfsInfo, RepoSibling
 
-from repro import apps_subset, lock, registry
+from repro import lock, registry
+from repro.tasks.apps import subset as apps_subset
 from repro.cli import main
 from repro.errors import UserError
 from repro.manifest import load_manifest

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from repro.errors import UserError
-from repro.metrics.apps import (AppsRecordError, PassAtKError, pass_at_k, sample_pass_share,
+from repro.tasks.apps.metrics import (AppsRecordError, PassAtKError, pass_at_k, sample_pass_share,
                                 score_apps, score_apps_file)
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from hostile.backends import SECRET_ENV, SECRET_VALUE, unavailable_reason
-from repro.apps_exec import evaluate
-from repro.sandbox import open_sandbox
+from repro.tasks.apps.harness import evaluate, open_apps_sandbox
+
 
 HOSTILE = Path(__file__).parent / "hostile"
 BACKENDS = ["bubblewrap", "docker"]
@@ -32,7 +32,7 @@ def sandbox(request):
     reason = unavailable_reason(request.param)
     if reason:
         pytest.skip(f"{request.param} backend unavailable here: {reason}")
-    with open_sandbox(request.param, slots=2) as sb:
+    with open_apps_sandbox(request.param, slots=2) as sb:
         yield sb
 
 

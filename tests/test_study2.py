@@ -169,7 +169,7 @@ def test_full_fine_tuning_limit_is_the_manifests(tmp_path):
 
 # --- salvage rule ---------------------------------------------------------------------------
 def test_salvage_rule():
-    from repro.metrics.java_syntax import parses_as_is, rebalance, salvage
+    from repro.tasks.java_tests.syntax import parses_as_is, rebalance, salvage
 
     body = "        assertEquals(3, calc.add(1, 2));\n    }"
     assert salvage(body) == "        assertEquals(3, calc.add(1, 2));\n    }\n\n}"
@@ -199,7 +199,7 @@ def test_java_syntax_scorer_counts_salvaged(tmp_path):
 
 
 def test_codebleu_java_tokenizers():
-    from repro.metrics.codebleu_java import corpus_codebleu
+    from repro.tasks.java_tests.codebleu_java import corpus_codebleu
 
     pred = ["        assertEquals(1, foo.bar());\n    }\n\n}"]
     ref = ["        assertEquals(2, foo.baz());\n    }\n"]
@@ -275,7 +275,7 @@ def test_hub_loaders_read_the_study_files(tmp_path, monkeypatch):
 
 def test_bundled_java_data_is_generated_and_valid():
     from repro.data import load_split
-    from repro.metrics.java_syntax import salvage
+    from repro.tasks.java_tests.syntax import salvage
 
     done = subprocess.run([sys.executable, "tools/make_bundled_java.py", "--check"], cwd=ROOT,
                           capture_output=True, text=True)
@@ -290,7 +290,7 @@ def test_bundled_java_data_is_generated_and_valid():
 # --- JUnit scoring, host side -------------------------------------------------------------
 def test_program_files_turn_main_into_a_junit_test():
     from repro.data import load_split
-    from repro.java_exec import program_files
+    from repro.tasks.java_tests.junit import program_files
 
     row = load_split("humaneval-x-java-bundled", "test")[0]
     files = program_files(row, row["canonical_solution"])
@@ -301,7 +301,7 @@ def test_program_files_turn_main_into_a_junit_test():
 
 
 def test_summary_denominators_follow_the_study():
-    from repro.java_exec import summarize
+    from repro.tasks.java_tests.junit import summarize
 
     results = [None, {"passed": True, "compiled": True, "instruction": [9, 1], "branch": [0, 0]},
                {"passed": True, "compiled": True, "instruction": [5, 5], "branch": [1, 1]},

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from repro.data import load_split
-from repro.java_exec import check_java_installed, program_files, run_one
+from repro.tasks.java_tests.junit import SETUP, check_java_installed, program_files, run_one
 from repro.errors import UserError
 from repro.sandbox import SandboxUnavailable, open_sandbox
 
@@ -22,7 +22,7 @@ def sandbox():
     except UserError as e:
         pytest.skip(f"no JDK/JUnit 4/JaCoCo here ({e}); run `bash .ci/install-java.sh`")
     try:
-        sb = open_sandbox("bubblewrap", slots=1)
+        sb = open_sandbox("bubblewrap", slots=1, setup=SETUP)
     except SandboxUnavailable as e:
         pytest.skip(f"the bubblewrap sandbox cannot start here: {e}")
     with sb:

@@ -66,37 +66,6 @@ def codebleu_pypi_scorer(ctx: ScoringContext) -> Scores:
     return _codebleu("repro.metrics.codebleu_pypi", "codebleu-pypi", ctx)
 
 
-def java_syntax_scorer(ctx: ScoringContext) -> Scores:
-    """`syntax/valid`: share of top-1 predictions the unit-test study's salvage rule rescues."""
-    from repro.metrics import java_syntax
-
-    result = java_syntax.score([c[0] if c else "" for c in ctx.candidates])
-    metrics = {"syntax/valid": round(result["valid"], 4), "syntax/salvaged": result["valid_count"],
-               "syntax/parses_as_is": round(result["parses_as_is"], 4)}
-    return Scores(metrics, [{"salvaged": s} for s in result["salvaged"]])
-
-
-def _codebleu_java(ctx: ScoringContext, name: str, tokenizer: str) -> Scores:
-    """Corpus CodeBLEU (Java) over the salvaged predictions only, as the study."""
-    from repro.metrics import java_syntax
-    from repro.metrics.codebleu_java import corpus_codebleu
-
-    pairs = [(s, ref) for s, ref in zip((java_syntax.salvage(c[0]) if c else None for c in ctx.candidates),
-                                        ctx.references) if s is not None]
-    result = corpus_codebleu([p for p, _ in pairs], [r for _, r in pairs], tokenizer=tokenizer)
-    metrics = {name: round(100.0 * result["codebleu"], 4)}
-    metrics.update({f"{name}/{part}": round(100.0 * v, 4) for part, v in result.items() if part != "codebleu"})
-    return Scores(metrics)
-
-
-def codebleu_java_scorer(ctx: ScoringContext) -> Scores:
-    return _codebleu_java(ctx, "codebleu-java", "identity")
-
-
-def codebleu_java_13a_scorer(ctx: ScoringContext) -> Scores:
-    return _codebleu_java(ctx, "codebleu-java-13a", "13a")
-
-
 def tuned_parameters_scorer(ctx: ScoringContext) -> Scores:
     """`trainable_parameters` of an evaluation: elements of the tuned weights it loaded
     (`adapter_from`'s weights/*.safetensors); 0 for a base model used as is."""
@@ -124,13 +93,13 @@ SCORERS: dict[str, str] = {
     "em": "repro.metrics:exact_match_scorer",
     "codebleu": "repro.metrics:codebleu_paper_scorer",
     "codebleu-pypi": "repro.metrics:codebleu_pypi_scorer",
-    "apps": "repro.apps_run:scorer",
+    "apps": "repro.tasks.apps.scorer:scorer",
     # The unit-test study (Java): validity with salvage, CodeBLEU v1 (identity tokenizer) and
     # v2 (13a), JUnit + JaCoCo execution of HumanEval-X solutions, parameter counts.
-    "java-syntax": "repro.metrics:java_syntax_scorer",
-    "codebleu-java": "repro.metrics:codebleu_java_scorer",
-    "codebleu-java-13a": "repro.metrics:codebleu_java_13a_scorer",
-    "junit": "repro.java_exec:scorer",
+    "java-syntax": "repro.tasks.java_tests.scorers:java_syntax_scorer",
+    "codebleu-java": "repro.tasks.java_tests.scorers:codebleu_java_scorer",
+    "codebleu-java-13a": "repro.tasks.java_tests.scorers:codebleu_java_13a_scorer",
+    "junit": "repro.tasks.java_tests.junit:scorer",
     "tuned-parameters": "repro.metrics:tuned_parameters_scorer",
 }
 

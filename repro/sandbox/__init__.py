@@ -1,4 +1,7 @@
-"""Isolated execution of untrusted programs (APPS samples): one interface, three backends.
+"""Isolated execution of untrusted programs: one interface, three backends.
+
+Benchmark-free: a request is a command, files, stdin and limits, the answer the raw
+outcome; a task brings its in-sandbox code and needs as a `Setup` (e.g. repro/tasks/apps/).
 
 `open_sandbox(backend="auto")` picks Docker when an engine answers and the sandbox image
 exists, else bubblewrap, and refuses to run untrusted code without either unless the
@@ -6,34 +9,30 @@ caller explicitly accepts the risk. See docs/SANDBOX.md.
 """
 from __future__ import annotations
 
-from .base import DEFAULT_LIMITS, Sandbox, SandboxUnavailable
+from .base import DEFAULT_LIMITS, Need, Sandbox, SandboxUnavailable, Setup
 from .unsafe import WARNING as UNSAFE_WARNING
 
 BACKENDS = ("auto", "docker", "bubblewrap", "unsafe-subprocess")
 UNSAFE_FLAG = "--i-accept-running-untrusted-code-unsandboxed"
 
 __all__ = ["open_sandbox", "Sandbox", "SandboxUnavailable", "BACKENDS", "UNSAFE_FLAG",
-           "DEFAULT_LIMITS"]
+           "DEFAULT_LIMITS", "Need", "Setup"]
 
 
-# What a workload may need beyond Python: a backend that cannot provide it is passed over.
-HOST_TOOLS = {"java": ("javac", "java")}
-
-
-def _launcher(backend: str, needs: tuple[str, ...] = ()):
+def _launcher(backend: str, needs: tuple[Need, ...] = ()):
     if backend == "docker":
         from .docker_backend import DockerLauncher
-        return DockerLauncher(needs=needs)
+        return DockerLauncher(needs=tuple(n.name for n in needs))
     if backend == "bubblewrap":
         import shutil
 
         for need in needs:
-            missing = [t for t in HOST_TOOLS.get(need, ()) if shutil.which(t) is None]
+            missing = [t for t in need.programs if shutil.which(t) is None]
             if missing:
-                raise SandboxUnavailable(f"bubblewrap: this work needs {need} and the host lacks "
-                                         f"{', '.join(missing)} (fix: `bash .ci/install-java.sh`)")
+                raise SandboxUnavailable(f"bubblewrap: this work needs {need.name} and the host lacks "
+                                         f"{', '.join(missing)}" + (f" (fix: {need.fix})" if need.fix else ""))
         from .bubblewrap import BubblewrapLauncher
-        return BubblewrapLauncher()
+        return BubblewrapLauncher(host_paths=tuple(p for n in needs for p in n.host_paths))
     raise ValueError(backend)
 
 
@@ -47,10 +46,10 @@ def selection(requested: str, chosen: str, reasons: list[str]) -> str:
 
 
 def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = False,
-                 limits: dict | None = None, needs: tuple[str, ...] = ()) -> Sandbox:
+                 limits: dict | None = None, setup: Setup = Setup()) -> Sandbox:
     """A ready pool of `slots` workers. `backend`: auto | docker | bubblewrap |
-    unsafe-subprocess. `needs` names what the programs need beyond Python (e.g. `java`);
-    a backend that cannot provide it is passed over, saying why. Raises SandboxUnavailable
+    unsafe-subprocess. `setup` is what the programs bring and need beyond Python; a
+    backend that cannot provide its needs is passed over, saying why. Raises SandboxUnavailable
     (saying why) when no safe backend can run and `allow_unsafe` is False."""
     from ..errors import UserError
     if backend not in BACKENDS:
@@ -66,7 +65,7 @@ def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = Fal
         if name == "unsafe-subprocess":
             break
         try:
-            sandbox = Sandbox(_launcher(name, tuple(needs)), slots=slots, limits=limits)
+            sandbox = Sandbox(_launcher(name, setup.needs), slots=slots, limits=limits, setup=setup)
         except SandboxUnavailable as exc:
             reasons.append(str(exc))
             continue
@@ -75,7 +74,7 @@ def open_sandbox(backend: str = "auto", slots: int = 2, allow_unsafe: bool = Fal
     if allow_unsafe and backend in ("auto", "unsafe-subprocess"):
         from .unsafe import UnsafeSubprocessLauncher
         sandbox = Sandbox(UnsafeSubprocessLauncher(), slots=slots, limits=limits,
-                          warning=UNSAFE_WARNING)
+                          warning=UNSAFE_WARNING, setup=setup)
         sandbox.selection = selection(backend, "unsafe-subprocess", reasons)
         return sandbox
     if backend != "auto":

@@ -1,5 +1,9 @@
 """The backend-independent sandbox: a pool of long-lived worker slots and its protocol.
 
+It runs programs and knows no benchmark: a request is a command, files, stdin, limits
+(and a payload for in-process calls); the answer is the raw outcome. What a workload
+brings (its in-sandbox modules, what to preload, what it needs) is a `Setup`.
+
 A backend only knows how to start one worker process for a slot (`Launcher.spawn`) and
 how to destroy it. Everything else lives here: the JSON-lines protocol, host-side
 deadlines, and restarting a slot whose worker died, hung or was killed by a program.
@@ -7,7 +11,6 @@ deadlines, and restarting a slot whose worker died, hung or was killed by a prog
 from __future__ import annotations
 
 import abc
-
 import json
 import os
 import queue
@@ -17,9 +20,10 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-WORKER_FILES = ("worker.py", "apps_child.py")
+WORKER_FILES = ("worker.py", "pyscript.py")
 HOST_GRACE_SECONDS = 10.0
 STARTUP_SECONDS = 60.0
 
@@ -34,6 +38,27 @@ DEFAULT_LIMITS = {
 
 class SandboxUnavailable(RuntimeError):
     """The requested backend cannot run on this machine (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Need:
+    """What programs need beyond Python: a backend that cannot provide it is passed over.
+    `name` is matched against the container image's `provides` label; under bubblewrap the
+    host must have `programs` on PATH, and `host_paths` (globs) are mounted read-only."""
+    name: str
+    programs: tuple[str, ...] = ()
+    host_paths: tuple[str, ...] = ()
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a workload brings into the sandbox: `files` (module name -> source path on the
+    host) copied beside the worker, `preload` imported once in the worker before any fork,
+    `needs` the backend must provide."""
+    files: dict = field(default_factory=dict)
+    preload: tuple[str, ...] = ()
+    needs: tuple[Need, ...] = ()
 
 
 class WorkerProcess(abc.ABC):
@@ -168,7 +193,7 @@ class Sandbox:
     selection: str | None = None  # why `open_sandbox("auto")` chose this backend
 
     def __init__(self, launcher: Launcher, slots: int = 2, limits: dict | None = None,
-                 warning: str | None = None):
+                 warning: str | None = None, setup: Setup = Setup()):
         if slots < 1:
             raise ValueError("slots must be at least 1")
         self.launcher = launcher
@@ -177,9 +202,12 @@ class Sandbox:
         self.worker_dir = Path(tempfile.mkdtemp(prefix="repro-sandbox-worker-"))
         os.chmod(self.worker_dir, 0o755)
         here = Path(__file__).parent
-        for name in WORKER_FILES:
-            shutil.copyfile(here / name, self.worker_dir / name)
+        sources = {**{name: here / name for name in WORKER_FILES}, **setup.files}
+        for name, source in sources.items():
+            shutil.copyfile(source, self.worker_dir / name)
             os.chmod(self.worker_dir / name, 0o644)
+        (self.worker_dir / "setup.json").write_text(json.dumps({"preload": list(setup.preload)}))
+        os.chmod(self.worker_dir / "setup.json", 0o644)
         launcher.limits = self.limits
         self.slots = [Slot(i, launcher, self.worker_dir) for i in range(slots)]
         self.free: queue.Queue[Slot] = queue.Queue()
@@ -214,7 +242,11 @@ class Sandbox:
 
     # ---- running -----------------------------------------------------------------------
     def execute(self, request: dict) -> dict:
-        """Run one request in a fresh child on a free slot; blocks until one is free."""
+        """Run one request (see worker.py: command, files, stdin, payload, timeout, limits,
+        return_stdout) in a fresh child on a free slot; blocks until one is free. Returns
+        the raw outcome: status (exited|timeout|sandbox-failure|worker-error), exit_code,
+        signal, time, stdout (first `return_stdout` characters), stdout_bytes, stderr
+        (tail) and `result` (what the program wrote on its result channel, parsed)."""
         if self.closed:
             raise RuntimeError("the sandbox is closed")
         request = {**request, "limits": {**self.limits, **request.get("limits", {})}}
@@ -225,22 +257,17 @@ class Sandbox:
             self.free.put(slot)
 
     def run(self, code: str, stdin: str = "", timeout: float = 4.0, *,
-            expected_stdout: str | None = None, return_stdout: int = 1 << 16,
-            limits: dict | None = None) -> dict:
-        """Run `code` as a script (`__main__`) with `stdin`; returns the worker's answer:
-        status (exited|timeout|sandbox-failure), exit_code, signal, stdout, stderr, time,
-        and `verdict` when `expected_stdout` is given (strict line comparison)."""
-        request = {"kind": "script", "code": code, "stdin": stdin, "timeout": timeout,
-                   "return_stdout": return_stdout, "limits": limits or {}}
-        if expected_stdout is not None:
-            request["expected_stdout"] = expected_stdout
-        return self.execute(request)
+            return_stdout: int = 1 << 16, limits: dict | None = None) -> dict:
+        """Run Python `code` as a script (`python main.py`) with `stdin`; the raw outcome."""
+        return self.execute({"command": ["python", "main.py"], "files": {"main.py": code},
+                             "stdin": stdin, "timeout": timeout, "return_stdout": return_stdout,
+                             "limits": limits or {}})
 
     def info(self) -> dict:
         ready = self.slots[0].ready if self.slots else {}
         out = {"backend": self.launcher.name, "slots": len(self.slots),
                "limits": dict(self.limits), "worker_python": ready.get("python"),
-               "worker_numpy": ready.get("numpy"),
+               "worker_modules": ready.get("modules"),
                "restarts": sum(s.restarts for s in self.slots), **self.launcher.info()}
         if self.selection:
             out["selection"] = self.selection

@@ -53,8 +53,9 @@ def slot_uid(instance: int, slot: int) -> int:
 class BubblewrapLauncher(Launcher):
     name = "bubblewrap"
 
-    def __init__(self):
+    def __init__(self, host_paths: tuple[str, ...] = ()):
         self.bwrap = find_bwrap()
+        self.host_paths = host_paths  # globs a workload needs mounted read-only (its Need)
         self.instance = next(_instances)
         self.as_root = os.geteuid() == 0
         self.bpf_dir = Path(tempfile.mkdtemp(prefix="repro-sandbox-bpf-"))
@@ -91,8 +92,8 @@ class BubblewrapLauncher(Launcher):
                "--ro-bind", "/usr", "/usr",
                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"]
-        # /etc/java-*: the JDK's configuration (jvm.cfg, security) lives there, for Java tests.
-        for path in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", *sorted(glob.glob("/etc/java-*"))):
+        needed = sorted(p for pattern in self.host_paths for p in glob.glob(pattern))
+        for path in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", *needed):
             if os.path.exists(path):
                 cmd += ["--ro-bind", path, path]
         cmd += ["--proc", "/proc", "--dev", "/dev",

@@ -10,7 +10,7 @@ import errno
 import socket
 from pathlib import Path
 
-# Kernel attack surface and escape routes that no APPS program needs.
+# Kernel attack surface and escape routes that no untrusted program needs.
 DENIED_SYSCALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
     "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",

@@ -1,9 +1,17 @@
 """The fork server that runs INSIDE a sandbox: one long-lived process per slot.
 
 It reads one JSON request per line from its stdin and answers one JSON line on its
-stdout. Each request runs in a fresh forked child (so a test never sees another test's
+stdout. Each request runs in a fresh forked child (so a program never sees another's
 state) with rlimits, a private work directory and, where the worker may, a different uid.
 After every child the worker kills whatever the child left behind and reaps it.
+
+A request names a command, files, stdin, a payload, a timeout and limits; the answer is
+the raw outcome (exit status or signal, time, stdout, stderr tail, and what the program
+wrote on its result channel, descriptor 3). Commands:
+- `["python", FILE]`: FILE (one of the request's files) runs as `__main__` in the child;
+- `["call", "MODULE:FUNCTION"]`: FUNCTION(payload) of a module the sandbox was given runs
+  in the child; its return value is written as JSON on the result channel.
+The worker judges nothing: what an outcome means is decided by the host.
 
 Standard library only: this file runs under the sandbox's own interpreter
 (`/usr/bin/python3 -I -S` or the container's python), never the host virtualenv.
@@ -66,15 +74,9 @@ class Worker:
         site.setquit()
         site.setcopyright()
         site.sethelper()
-        import unittest.mock  # noqa: F401 - imported before the guard, as in the reference
-        import apps_child  # mounted beside this file
-        self.apps_child = apps_child
-        versions = {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid()}
-        try:
-            import numpy  # the reference harness pre-imports numpy; fork keeps it warm
-            versions["numpy"] = numpy.__version__
-        except ImportError:
-            versions["numpy"] = None
+        import pyscript  # noqa: F401 - the runner of `python` commands, warm in every child
+        versions = {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid(),
+                    "modules": preload(self.config.get("preload", []))}
         self.send({"ready": True, **versions})
         while True:
             line = self.proto_in.readline()
@@ -91,7 +93,9 @@ class Worker:
 
     # ---- one request ---------------------------------------------------------------
     def execute(self, request):
-        kind = request["kind"]
+        command = request["command"]
+        if not (isinstance(command, list) and len(command) == 2 and command[0] in ("python", "call")):
+            raise ValueError("unknown command %r" % (command,))
         timeout = float(request.get("timeout", 4.0))
         limits = request.get("limits", {})
         self.counter += 1
@@ -107,7 +111,7 @@ class Worker:
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # child: never returns
-            self.child(kind, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd)
+            self.child(command, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd)
         status, timed_out = self.wait_child(pid, timeout)
         elapsed = time.monotonic() - start
         self.cleanup(pid, workdir)
@@ -124,10 +128,6 @@ class Worker:
         answer["stderr"] = read_memfd_tail(err_fd, STDERR_TAIL)
         result_text, _ = read_memfd(res_fd, 1 << 26)
         answer["result"] = parse_result(result_text)
-        expected = request.get("expected_stdout")
-        if expected is not None and answer["status"] == "exited" and answer["exit_code"] == 0:
-            full, _ = read_memfd(out_fd, 1 << 30)
-            answer["verdict"] = self.apps_child.strict_output_matches(full, expected)
         for fd in (stdin_fd, out_fd, err_fd, res_fd):
             os.close(fd)
         return answer
@@ -169,7 +169,7 @@ class Worker:
         remove_tree(workdir)
 
     # ---- the child -----------------------------------------------------------------
-    def child(self, kind, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd):
+    def child(self, command, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd):
         code = 70
         try:
             os.setsid()
@@ -183,9 +183,10 @@ class Worker:
                 os.setgroups([])
                 os.setgid(self.child_gid)
                 os.setuid(self.child_uid)
+            write_files(request.get("files", {}))
             apply_limits(limits, timeout)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            code = self.apps_child.run_in_child(kind, request, result_fd=3)
+            code = run_command(command, request.get("payload"), result_fd=3)
         except BaseException:
             try:
                 import traceback
@@ -193,6 +194,47 @@ class Worker:
             except BaseException:
                 pass
         os._exit(code)
+
+
+def preload(names):
+    """Import the modules programs expect warm (fork keeps them): name -> version, or None
+    when the sandbox's interpreter lacks it."""
+    versions = {}
+    for name in names:
+        try:
+            module = __import__(name)
+        except ImportError:
+            versions[name] = None
+            continue
+        versions[name] = str(getattr(module, "__version__", ""))
+    return versions
+
+
+def write_files(files):
+    """The request's files, written into the child's work directory (relative names only)."""
+    for name, text in files.items():
+        parts = name.split("/")
+        if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError("file name %r leaves the work directory" % name)
+        if len(parts) > 1:
+            os.makedirs(os.path.join(*parts[:-1]), exist_ok=True)
+        with open(name, "w", encoding="utf-8", errors="surrogatepass", newline="") as fh:
+            fh.write(text)
+
+
+def run_command(command, payload, result_fd):
+    """Run the command in this (child) process; returns its exit status."""
+    kind, target = command
+    if kind == "python":
+        import pyscript
+        with open(target, encoding="utf-8", errors="surrogatepass", newline="") as fh:
+            return pyscript.run_script(fh.read())
+    module_name, function_name = target.split(":")
+    result = getattr(__import__(module_name), function_name)(payload)
+    data = json.dumps(result, default=repr).encode("utf-8")
+    while data:
+        data = data[os.write(result_fd, data):]
+    return 0
 
 
 def apply_limits(limits, timeout):
@@ -253,6 +295,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.insert(0, here)
+    with open(os.path.join(here, "setup.json"), encoding="utf-8") as fh:
+        config.update(json.load(fh))  # what the host's Sandbox was given (modules to preload)
     os.makedirs(config["workdir"], exist_ok=True)
     Worker(config).serve()
 

@@ -7,7 +7,7 @@ so the package's n-gram parts compare the strings character by character; versio
 sacrebleu's 13a tokenizer (`tokenizer="13a"`), which gives other numbers (v1 and v2
 CodeBLEU are not comparable). The syntax and dataflow parts parse Java with
 tree-sitter-java either way. The study scored the salvaged predictions only; callers pass
-those (repro/metrics/java_syntax.py).
+those (syntax.py beside this file).
 """
 from __future__ import annotations
 

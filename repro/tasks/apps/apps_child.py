@@ -11,8 +11,11 @@ behaviour with an example.
 `strict` mode runs the program as a real script (`__name__ == "__main__"`, no pre-imports,
 real `exit()`, real file descriptors) and compares its output line by line.
 
-Standard library only at import time (numpy is imported where the reference uses it);
-the host imports this module too, for `strict_output_matches`.
+Shipped into the sandbox beside `pyscript.py` (repro/sandbox/), whose helpers it uses;
+the entries the host names in its commands are `paper` and `strict_call`. Standard
+library only at import time (numpy is imported where the reference uses it); the host
+imports this module too, for `strict_output_matches` (strict script verdicts are decided
+on the host from the program's raw output).
 """
 import io
 import json
@@ -22,6 +25,11 @@ import signal
 import sys
 import time
 import types
+
+try:  # inside the sandbox pyscript.py lies beside this file; the host has it in the package
+    from pyscript import fresh_main_module, reset_std_streams, short_error
+except ImportError:
+    from repro.sandbox.pyscript import fresh_main_module, reset_std_streams, short_error
 
 PAPER_HEADER = (
     "import sys\nimport time\nimport itertools\n"
@@ -36,93 +44,13 @@ PAPER_HEADER = (
 STRICT_FLOAT_REL, STRICT_FLOAT_ABS = 1e-6, 1e-6
 
 
-def run_in_child(kind, request, result_fd):
-    """Entry point called by the worker in the forked child; returns the exit status."""
-    if kind == "script":
-        return run_script(request["code"])
-    if kind == "compile":
-        write_result(result_fd, compile_check(request["code"]))
-        return 0
-    if kind == "call":
-        write_result(result_fd, run_strict_call(request))
-        return 0
-    if kind == "paper":
-        write_result(result_fd, run_paper(request["code"], request["in_outs"],
-                                          int(request.get("per_test_timeout", 4))))
-        return 0
-    raise ValueError("unknown request kind %r" % kind)
+def paper(request):
+    """Sandbox entry `apps_child:paper`: every test of one program, the reference's verdicts."""
+    return run_paper(request["code"], request["in_outs"], int(request.get("per_test_timeout", 4)))
 
 
-def write_result(fd, obj):
-    data = json.dumps(obj, default=repr).encode("utf-8")
-    while data:
-        data = data[os.write(fd, data):]
-
-
-def short_error(exc):
-    text = "%s: %s" % (type(exc).__name__, exc)
-    return text[:200]
-
-
-# ---- strict mode ---------------------------------------------------------------------
-def fresh_main_module():
-    module = types.ModuleType("__main__")
-    module.__file__ = "main.py"
-    module.__builtins__ = __builtins__
-    sys.modules["__main__"] = module
-    sys.argv = ["main.py"]
-    return module
-
-
-def compile_check(code):
-    try:
-        compile(code, "main.py", "exec")
-        return {"ok": True, "error": None}
-    except BaseException as exc:  # SyntaxError, ValueError (NUL bytes), RecursionError, ...
-        return {"ok": False, "error": short_error(exc)}
-
-
-def reset_std_streams():
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
-                                  line_buffering=False)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                  errors="backslashreplace", line_buffering=True)
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
-
-
-def run_script(code):
-    """Like `python main.py`: SystemExit sets the status, an exception exits 1."""
-    reset_std_streams()
-    module = fresh_main_module()
-    status = 0
-    try:
-        exec(compile(code, "main.py", "exec"), module.__dict__)
-    except SystemExit as exc:
-        status = exit_status(exc)
-    except BaseException:
-        import traceback
-        traceback.print_exc()
-        status = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:
-        status = status or 120  # like the interpreter when flushing stdout fails
-    return status
-
-
-def exit_status(exc):
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code & 0xFF
-    print(exc.code, file=sys.stderr)
-    return 1
-
-
-def run_strict_call(request):
-    """Call-based test as a real module: all arguments as JSON gives them, JSON-normal
+def strict_call(request):
+    """Sandbox entry `apps_child:strict_call`: one call-based test as a real module: all arguments as JSON gives them, JSON-normal
     comparison (tuples are lists), float tolerance only where the expected value is a float."""
     reset_std_streams()
     module = fresh_main_module()

@@ -18,8 +18,9 @@ import numpy as np
 
 from repro import records
 
-SUBSET_PATH = Path(__file__).resolve().parent.parent / "checksums" / "apps-test-subset.json"
-DIFFICULTIES = ("introductory", "interview", "competition")
+from .metrics import DIFFICULTIES
+
+SUBSET_PATH = Path(__file__).resolve().parents[3] / "checksums" / "apps-test-subset.json"
 PER_DIFFICULTY = 250
 VALIDATION_SIZE = 500
 SHUFFLE_SEED = 42

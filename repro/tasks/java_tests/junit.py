@@ -2,7 +2,7 @@
 tests as JUnit 4 tests with JaCoCo coverage, inside the sandbox; scored as the study did.
 
 Host side only: `program_files(row, prediction)` builds the sources, `run_one` sends them
-with `repro/sandbox/java_runner.py` (which runs inside the sandbox) and `evaluate` /
+with `java_runner.py` beside this file (which runs inside the sandbox) and `evaluate` /
 `scorer` turn the answers into records (`java_results.jsonl`) and metrics:
 - `junit/pass@1`: passing solutions / salvaged predictions (not / all problems), percent;
 - `junit/instruction_coverage`, `junit/branch_coverage`: JaCoCo coverage of the solution
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from repro import records
 from repro.errors import UserError
+from repro.sandbox import Need, Setup
 
 TIMEOUT_SECONDS = 30            # the study's limit for one test execution
 JARS = {"junit": "/usr/share/java/junit4.jar", "hamcrest": "/usr/share/java/hamcrest-core.jar",
@@ -29,7 +30,10 @@ JARS = {"junit": "/usr/share/java/junit4.jar", "hamcrest": "/usr/share/java/hamc
 # few dozen threads (each counts against the slot's process limit).
 JAVA_LIMITS = {"memory_bytes": 4 << 30, "processes": 256, "open_files": 1024}
 TEST_CLASS, TARGET_CLASS = "MainTest", "Solution"
-RUNNER = Path(__file__).resolve().parent / "sandbox" / "java_runner.py"
+RUNNER = Path(__file__).resolve().with_name("java_runner.py")
+# The JDK's configuration (jvm.cfg, security) lives in /etc/java-*: mounted under bubblewrap.
+SETUP = Setup(needs=(Need("java", programs=("javac", "java"), host_paths=("/etc/java-*",),
+                          fix="`bash .ci/install-java.sh`"),))
 
 
 def check_java_installed() -> None:
@@ -64,7 +68,8 @@ def program_files(row: dict, solution: str) -> dict[str, str]:
 def run_one(sandbox, files: dict[str, str], timeout: float = TIMEOUT_SECONDS) -> dict:
     job = {"files": files, "test_class": TEST_CLASS, "target_class": TARGET_CLASS,
            "timeout": timeout, "jars": JARS}
-    answer = sandbox.execute({"kind": "script", "code": RUNNER.read_text(encoding="utf-8"),
+    answer = sandbox.execute({"command": ["python", "java_runner.py"],
+                              "files": {"java_runner.py": RUNNER.read_text(encoding="utf-8")},
                               "stdin": json.dumps(job), "timeout": 4 * timeout + 30,
                               "return_stdout": 1 << 16, "limits": JAVA_LIMITS})
     lines = (answer.get("stdout") or "").strip().splitlines()
@@ -121,13 +126,13 @@ def evaluate(rows: list[dict], salvaged: list[str | None], sandbox, *, timeout: 
 def scorer(ctx) -> "Scores":
     """The `junit` metric: salvage, execute in the sandbox, keep the records, score."""
     from repro.metrics import Scores
-    from repro.metrics.java_syntax import salvage
+    from .syntax import salvage
     from repro.sandbox import open_sandbox
 
     check_java_installed()
     salvaged = [salvage(c[0]) if c else None for c in ctx.candidates]
     with open_sandbox(ctx.options.get("sandbox", "auto"), allow_unsafe=ctx.options.get("allow_unsafe", False),
-                      needs=("java",)) as sb:
+                      setup=SETUP) as sb:
         info = sb.info()
         results = evaluate(ctx.samples, salvaged, sb, progress=ctx.progress)
     recs = [{"task_id": s.get("task_id"), "salvaged": r is not None, **(r or {})}

@@ -1,9 +1,11 @@
 """APPS test execution on top of the sandbox: per-test verdicts in `paper` or `strict` mode.
 
 Owns the host side of the APPS harness: turning (sample, problem) pairs into sandbox
-requests, the per-program time limits, and the result records of `apps_results.jsonl`.
-What happens *inside* the sandbox for each mode is in `repro/sandbox/apps_child.py`;
-docs/APPS_VERDICTS.md shows every behaviour with its verdict in both modes.
+requests, the per-program time limits, strict mode's output comparison (on the host, from
+the program's raw stdout) and the result records of `apps_results.jsonl`. What happens
+*inside* the sandbox for each mode is in `apps_child.py` beside this file (shipped into
+the sandbox by `SETUP`); docs/APPS_VERDICTS.md shows every behaviour with its verdict in
+both modes.
 
 Per-test result: True (passed), False (wrong output), -1 (runtime error or timeout),
 -2 (compile error; the whole `results` list is then `[-2]`).
@@ -13,9 +15,19 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from .errors import UserError
+from pathlib import Path
 
-MODES = ("paper", "strict")
+from repro.errors import UserError
+from repro.sandbox import Setup, open_sandbox
+
+from .apps_child import strict_output_matches
+from .metrics import MODES
+
+# The in-sandbox half: apps_child.py beside the worker; unittest.mock and numpy warm in the
+# worker before any fork, as the reference harness has them imported before the program.
+SETUP = Setup(files={"apps_child.py": Path(__file__).with_name("apps_child.py")},
+              preload=("unittest.mock", "apps_child", "numpy"))
+FULL_STDOUT = 1 << 30  # strict mode compares all of it (RLIMIT_FSIZE caps it far lower)
 PAPER_GLOBAL_TIMEOUT = 10.0 + 1.0  # the reference's TIMEOUT = 10, joined with timeout + 1
 PROGRAM_TIMEOUT = PAPER_GLOBAL_TIMEOUT
 
@@ -37,6 +49,11 @@ def parse_in_outs(problem: dict, where: str) -> dict:
     return in_outs
 
 
+def open_apps_sandbox(backend: str = "auto", **kwargs):
+    """A sandbox that can run APPS programs (the APPS half of the harness inside)."""
+    return open_sandbox(backend, setup=SETUP, **kwargs)
+
+
 def failed_everywhere(n_tests: int, error: str) -> dict:
     return {"results": [-1] * n_tests, "times": [None] * n_tests, "errors": [error] * n_tests}
 
@@ -56,8 +73,9 @@ def evaluate_paper(sandbox, code: str, in_outs: dict, per_test_timeout: float) -
     """One child runs every test, like the reference's one process per program; if it
     does not report within the global limit (or dies), every test is -1."""
     n_tests = len(in_outs["inputs"])
-    answer = sandbox.execute({"kind": "paper", "code": code, "in_outs": in_outs,
-                              "per_test_timeout": int(per_test_timeout),
+    answer = sandbox.execute({"command": ["call", "apps_child:paper"],
+                              "payload": {"code": code, "in_outs": in_outs,
+                                          "per_test_timeout": int(per_test_timeout)},
                               "timeout": PAPER_GLOBAL_TIMEOUT, "return_stdout": 0})
     result = answer.get("result")
     if answer.get("status") != "exited" or not isinstance(result, dict) \
@@ -74,28 +92,28 @@ def strict_test(sandbox, code: str, in_outs: dict, index: int, timeout: float) -
         # that answer (the reference harness accepts either the list or its first element).
         if isinstance(expected, list) and len(expected) == 1:
             expected = expected[0]
-        answer = sandbox.execute({"kind": "call", "code": code, "fn_name": in_outs["fn_name"],
-                                  "inputs": inputs, "expected": expected, "timeout": timeout,
-                                  "return_stdout": 0})
+        answer = sandbox.execute({"command": ["call", "apps_child:strict_call"],
+                                  "payload": {"code": code, "fn_name": in_outs["fn_name"],
+                                              "inputs": inputs, "expected": expected},
+                                  "timeout": timeout, "return_stdout": 0})
         result = answer.get("result")
         if answer.get("status") == "exited" and isinstance(result, dict) and "verdict" in result:
             return result["verdict"], answer["time"], result.get("error")
         return -1, answer.get("time"), death_reason(answer)
     stdin = "\n".join(inputs) if isinstance(inputs, list) else str(inputs)
     expected_text = "\n".join(expected) if isinstance(expected, list) else str(expected)
-    answer = sandbox.execute({"kind": "script", "code": code, "stdin": stdin,
-                              "expected_stdout": expected_text, "timeout": timeout,
-                              "return_stdout": 0})
+    answer = sandbox.execute({"command": ["python", "main.py"], "files": {"main.py": code},
+                              "stdin": stdin, "timeout": timeout, "return_stdout": FULL_STDOUT})
     if answer.get("status") == "exited" and answer.get("exit_code") == 0:
-        return bool(answer.get("verdict")), answer["time"], None
+        return bool(strict_output_matches(answer["stdout"], expected_text)), answer["time"], None
     return -1, answer.get("time"), death_reason(answer)
 
 
 def evaluate_strict(sandbox, code: str, in_outs: dict, per_test_timeout: float) -> dict:
     """A fresh script process per test; tests after the program's time budget is spent
     get -1 (earlier verdicts stand)."""
-    compiled = sandbox.execute({"kind": "compile", "code": code, "timeout": per_test_timeout,
-                                "return_stdout": 0})
+    compiled = sandbox.execute({"command": ["call", "pyscript:compile_check"], "payload": code,
+                                "timeout": per_test_timeout, "return_stdout": 0})
     check = compiled.get("result") or {}
     if compiled.get("status") != "exited" or not check.get("ok"):
         return {"results": [-2], "times": [compiled.get("time")],
@@ -149,7 +167,7 @@ def evaluate(samples: list[dict], problems: dict[str, dict], *, mode: str = "pap
                         expected=" | ".join(MODES), fix="use 'paper' to reproduce the study")
     if sandbox is None:
         raise UserError("APPS programs only run inside a sandbox", field="sandbox",
-                        fix="pass sandbox=repro.sandbox.open_sandbox(...)")
+                        fix="pass sandbox=open_apps_sandbox(...)")
     problems = {str(k): v for k, v in problems.items()}
     check_samples(samples, problems)
     from tqdm import tqdm

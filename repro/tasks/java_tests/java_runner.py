@@ -1,7 +1,7 @@
 """Runs ONE Java solution against its JUnit 4 test with JaCoCo, inside the sandbox.
 
-Standard library only: the host sends this file's text as a `script` request (see
-repro/java_exec.py) with a JSON job on stdin: {"files": {name: source}, "test_class",
+Standard library only: the host sends this file as a `python` command (see junit.py
+beside it) with a JSON job on stdin: {"files": {name: source}, "test_class",
 "target_class", "timeout", "jars": {...}}. In the sandbox's private work directory it
 compiles every file with javac, runs JUnitCore on the test class under the JaCoCo agent
 (`timeout` seconds, the study's 30), then reads the execution data with JaCoCo's core API

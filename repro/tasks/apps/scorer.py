@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from repro import records
-from repro.metrics.apps import score_apps
 
-MODES = ("paper", "strict")
+from .metrics import MODES, score_apps
+
 NAMES = {"avg_test_pass_first": "avg", "avg_test_pass_mean": "avg_mean", "strict_accuracy": "strict_accuracy"}
 
 
@@ -56,15 +56,14 @@ def evaluate(test: list[dict], candidates: list[list[str]], out_dir: Path, *, fr
              sandbox_backend: str = "auto", allow_unsafe: bool = False, modes=MODES,
              ks=(1, 2, 5), progress: bool = True) -> tuple[dict, dict]:
     """Metrics (both modes) and sandbox info for run.json."""
-    from repro.apps_exec import evaluate as execute
-    from repro.sandbox import open_sandbox
+    from .harness import evaluate as execute, open_apps_sandbox
 
     progs = programs(test, candidates, from_reference)
     problems = {str(r["problem_id"]): r for r in test}
     n_samples = min(len(c) for c in candidates) if candidates else 0
     ks = tuple(k for k in ks if k <= n_samples) if from_reference else tuple(ks)
     metrics: dict = {}
-    with open_sandbox(sandbox_backend, allow_unsafe=allow_unsafe) as sandbox:
+    with open_apps_sandbox(sandbox_backend, allow_unsafe=allow_unsafe) as sandbox:
         info = sandbox.info()
         for mode in modes:
             recs = execute(progs, problems, mode=mode, sandbox=sandbox, progress=progress)
