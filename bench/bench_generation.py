@@ -18,7 +18,7 @@ from repro.data import load_split  # noqa: E402
 from repro.generate import generate  # noqa: E402
 from repro.manifest import BUILTIN_DEFAULTS  # noqa: E402
 from repro.modeling import load_model, load_tokenizer  # noqa: E402
-from repro.prompts import instruction_prompt  # noqa: E402
+from repro.tasks.nl2code.prompts import instruction_prompt  # noqa: E402
 from repro.provenance import cpu_info  # noqa: E402
 from repro.records import write_atomic  # noqa: E402
 from repro.registry import MODELS  # noqa: E402

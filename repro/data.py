@@ -16,7 +16,12 @@ from repro.registry import DATASETS, DatasetSpec
 
 
 def bundled_path(spec: DatasetSpec, split: str) -> Path:
-    return Path(str(resources.files("repro").joinpath(f"bundled/{spec.bundled_dir}/{spec.splits[split]}.jsonl")))
+    """A bundled split: under repro/bundled/, or under the absolute directory a task outside
+    the package gives."""
+    name = f"{spec.splits[split]}.jsonl"
+    if Path(spec.bundled_dir).is_absolute():
+        return Path(spec.bundled_dir) / name
+    return Path(str(resources.files("repro").joinpath(f"bundled/{spec.bundled_dir}/{name}")))
 
 
 def _read_records(path: Path, fmt: str) -> list[dict]:

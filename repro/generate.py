@@ -1,13 +1,13 @@
-"""Generation: beam search (10 beams, 10 candidates in the paper), sampling (APPS) and greedy.
+"""Generation: beam search (10 beams, 10 candidates in the paper), sampling and greedy.
 
 Prompts are batched with left padding, which gives the same candidates as one prompt at a
 time for full fine-tuning, LoRA, IA3 and prefix tuning. peft's prompt tuning ignores
 position ids, so with it only prompts of equal token length share a batch.
 Stop strings (e.g. Conala's newline) end a beam: every vocabulary token whose text holds a
 stop string acts as an end-of-sequence token, and candidates are cut at the stop afterwards.
-Stop rules (`generation.stop_rule`, registry `STOP_RULES`) end a sequence on a condition of
-its text: `balanced-braces` stops once the braces opened by the prompt are closed (the
-unit-test study). `generation.block_size` caps prompt + new tokens (new tokens = block size
+A stop rule (`generation.stop_rule`, owned by a task: repro/tasks/<task>/) ends a sequence
+on a condition of its text; `generate` receives it as a StoppingCriteria factory
+`(tokenizer, prompt_length, gen)`. `generation.block_size` caps prompt + new tokens (new tokens = block size
 minus the batch's prompt length, minus prompt tuning's virtual tokens).
 """
 from __future__ import annotations
@@ -26,45 +26,6 @@ def stop_token_ids(tokenizer, stops: Sequence[str]) -> list[int]:
             if any(s and s in text for s in stops):
                 ids.add(token_id)
     return sorted(i for i in ids if i is not None)
-
-
-def brace_deltas(tokenizer) -> list[int]:
-    """Per vocabulary id: '{' count minus '}' count of its text."""
-    deltas = []
-    for token_id in range(len(tokenizer)):
-        text = tokenizer.decode([token_id])
-        deltas.append(text.count("{") - text.count("}"))
-    return deltas
-
-
-def balanced_braces_stop(tokenizer, prompt_length: int, gen: dict):
-    """A transformers StoppingCriteria: a sequence is done when its new tokens bring the brace
-    level (starting at `generation.brace_start_level`, default 1: the prompt ends inside an
-    open method) to 0 or below. Counts every brace, as the study did (braces inside strings
-    or comments count too). Written here because transformers has no brace-matching rule."""
-    import torch
-    from transformers import StoppingCriteria
-
-    deltas = torch.tensor(brace_deltas(tokenizer))
-    start = int(gen.get("brace_start_level", 1))
-
-    class BalancedBraces(StoppingCriteria):
-        def __init__(self):
-            self.seen = prompt_length
-            self.level = None
-
-        def __call__(self, input_ids, scores, **kwargs):
-            if self.level is None:
-                self.level = torch.full((input_ids.shape[0],), start, dtype=torch.long)
-            new = input_ids[:, self.seen:].cpu()
-            self.seen = input_ids.shape[1]
-            self.level += deltas[new.clamp(max=len(deltas) - 1)].sum(dim=1)
-            return (self.level <= 0).to(input_ids.device)
-
-    return BalancedBraces()
-
-
-STOP_RULES = {"balanced-braces": balanced_braces_stop}
 
 
 def reserved_prompt_tokens(model) -> int:
@@ -92,7 +53,7 @@ def plan_batches(lengths: Sequence[int], batch_size: int, equal_length_only: boo
 
 def generate(model, tokenizer, prompts: Sequence[str], gen: dict, *, seq2seq: bool, seed: int,
              equal_length_batches: bool = False, batch_size: int | None = None,
-             progress: bool = True) -> list[list[str]]:
+             stop_rule=None, progress: bool = True) -> list[list[str]]:
     """Candidates per prompt (decoded continuation, cut at the stop strings)."""
     import torch
     from tqdm.auto import tqdm
@@ -115,9 +76,6 @@ def generate(model, tokenizer, prompts: Sequence[str], gen: dict, *, seq2seq: bo
                       num_return_sequences=gen["num_return_sequences"], num_beams=1)
     else:
         kwargs.update(do_sample=False, num_beams=1, num_return_sequences=1)
-    rule = gen.get("stop_rule")
-    if rule is not None and rule not in STOP_RULES:
-        raise ValueError(f"unknown stop rule {rule!r}; known: {', '.join(STOP_RULES)}")
     block_size = gen.get("block_size")
     reserved = reserved_prompt_tokens(model)
     out: list[list[str]] = [[] for _ in prompts]
@@ -130,11 +88,11 @@ def generate(model, tokenizer, prompts: Sequence[str], gen: dict, *, seq2seq: bo
             if block_size:
                 room = block_size - reserved - enc["input_ids"].shape[1]
                 batch_kwargs["max_new_tokens"] = max(1, min(kwargs["max_new_tokens"], room))
-            if rule is not None:
+            if stop_rule is not None:
                 from transformers import StoppingCriteriaList
 
                 batch_kwargs["stopping_criteria"] = StoppingCriteriaList(
-                    [STOP_RULES[rule](tokenizer, enc["input_ids"].shape[1], gen)])
+                    [stop_rule(tokenizer, enc["input_ids"].shape[1], gen)])
             seqs = model.generate(**enc, **batch_kwargs)
             if not seq2seq:
                 seqs = seqs[:, enc["input_ids"].shape[1]:]

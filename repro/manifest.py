@@ -106,8 +106,34 @@ class Manifest:
         return [r for r in self.runs if r.id in ids or r.id in needed]
 
 
+def registry_names() -> dict[str, list]:
+    """The names the schema's `enum_from` entries stand for, read from the registries now."""
+    from repro import tasks, tuning
+    from repro.metrics import scorer_names
+
+    owned = {kind: [name for t in tasks.all_tasks().values() for name in getattr(t, kind)]
+             for kind in ("templates", "stop_rules")}
+    return {"templates": owned["templates"], "stop-rules": [*owned["stop_rules"], None],
+            "methods": list(tuning.METHODS), "trained-methods": [m for m in tuning.METHODS if m != "none"],
+            "metrics": scorer_names()}
+
+
+def _fill_enums(node, names: dict):
+    if isinstance(node, dict):
+        node = {k: _fill_enums(v, names) for k, v in node.items()}
+        if "enum_from" in node:
+            node["enum"] = names[node.pop("enum_from")]
+        return node
+    if isinstance(node, list):
+        return [_fill_enums(v, names) for v in node]
+    return node
+
+
 def _schema() -> dict:
-    return json.loads(resources.files("repro").joinpath("schema/manifest.schema.json").read_text())
+    """The manifest schema, its enums of templates, methods, stop rules and metrics taken
+    from the registries (one source for names)."""
+    raw = json.loads(resources.files("repro").joinpath("schema/manifest.schema.json").read_text())
+    return _fill_enums(raw, registry_names())
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -266,12 +292,12 @@ def _check_run(run: dict, file: str, limits: dict | None = None) -> None:
         bad("tuning.method", "full fine-tuning is only run for the small models in the study",
             f"use a PEFT method for models above {full_ft_max:g} parameters, or raise the manifest's "
             "`limits.full_ft_max_parameters`")
-    from repro.metrics import SCORERS
+    from repro.metrics import scorer_names
 
     for name in run["metrics"]:
-        if name not in SCORERS:
-            bad("metrics", f"unknown metric '{name}'", "use scorer names of repro.metrics.SCORERS",
-                expected=", ".join(SCORERS))
+        if name not in scorer_names():
+            bad("metrics", f"unknown metric '{name}'", "use a scorer name of repro/metrics/ or of a task",
+                expected=", ".join(scorer_names()))
     gen = run["generation"]
     if gen["strategy"] == "beam" and gen["num_return_sequences"] > gen["num_beams"]:
         bad("generation.num_return_sequences", "beam search cannot return more candidates than beams",

@@ -8,7 +8,6 @@ verified and made from the same configuration is skipped (resume).
 from __future__ import annotations
 
 import json
-import platform
 import resource
 import shutil
 import sys
@@ -17,13 +16,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from repro import records
+from repro import records, tasks
 from repro.manifest import Manifest, Run
-from repro.registry import DATASETS, MODELS
-
-OUTPUTS = ("predictions.jsonl", "metrics.json", "run.json")
-TRAIN_OUTPUTS = ("metrics.json", "run.json")
-
+from repro.registry import MODELS
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -78,26 +73,10 @@ def is_complete(run: Run, run_dir: Path) -> bool:
         return False
 
 
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes",
-                "sentence-transformers", "tokenizers", "codebleu", "tree-sitter", "tree-sitter-python"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def _provenance(run: Run) -> dict:
-    try:
-        from repro import provenance
+    from repro import provenance
 
-        return provenance.collect(run.config)
-    except ImportError:
-        return {"packages": _versions(), "platform": platform.platform()}
+    return provenance.collect(run.config)
 
 
 def _inputs(run: Run) -> dict:
@@ -188,6 +167,7 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
     _seed_everything(cfg["seed"])
     from repro.prompts import training_pairs
 
+    task = tasks.task_of(cfg["dataset"])
     template = cfg["prompting"]["template"]
     with clock.stage("data"):
         train_rows = training_pairs(load_split(cfg["dataset"], "train"), template)
@@ -196,7 +176,8 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
         spec, method, tokenizer, model, on_gpu, model_dir = _load(run, progress, for_training=True)
     dropped = {}
     if cfg["tuning"].get("over_length") == "drop":  # drop, not truncate (the unit-test study)
-        train_rows, val_rows, dropped = _drop_over_length(train_rows, val_rows, tokenizer, model, cfg["tuning"])
+        train_rows, val_rows, dropped = task.drop_over_length(train_rows, val_rows, tokenizer, model,
+                                                              cfg["tuning"]["max_length"])
     params = _trainable(model)
     with clock.stage("train"):
         stats = training.train(model, tokenizer, train_rows, val_rows, cfg["tuning"], seq2seq=spec.is_seq2seq,
@@ -233,21 +214,6 @@ def _strip_machine_paths(weights_dir: Path, model_dir: str, model_key: str) -> N
                 records.write_atomic(p, text.replace(model_dir, model_key))
 
 
-def _drop_over_length(train_rows, val_rows, tokenizer, model, tuning: dict):
-    """Training pairs longer than max_length (minus prompt tuning's virtual tokens) dropped."""
-    from repro.data import over_block_size
-    from repro.generate import reserved_prompt_tokens
-
-    limit = tuning["max_length"] - reserved_prompt_tokens(model)
-    kept, counts = [], {}
-    for name, rows in (("train", train_rows), ("validation", val_rows)):
-        over = set(over_block_size([r["prompt"] for r in rows], [r["target"] for r in rows], tokenizer, limit,
-                                   reference_special_tokens=False))
-        kept.append([r for i, r in enumerate(rows) if i not in over])
-        counts[f"{name}_dropped_over_length"] = len(over)
-    return kept[0], kept[1], counts
-
-
 def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, clock: StageClock,
                   progress: bool, options: dict) -> dict:
     from repro import generate as generation
@@ -255,9 +221,12 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
     from repro.data import load_split
     from repro.prompts import build_prompts
 
+    from repro import tuning
+
     cfg = run.config
     _seed_everything(cfg["seed"])
-    ds = DATASETS[cfg["dataset"]]
+    task = tasks.task_of(cfg["dataset"])
+    method = tuning.get(cfg["tuning"]["method"])
     weights = None
     if cfg.get("adapter_from"):
         weights = out_root / cfg["adapter_from"] / "weights"
@@ -284,56 +253,34 @@ def _evaluate_run(run: Run, manifest: Manifest, out_root: Path, tmp_dir: Path, c
                                                    [r["intent"] for r in train_rows], progress=progress)
         system_line = cfg["prompting"]["system_line"]
         if system_line is None:
-            system_line = cfg["tuning"]["method"] == "none"
+            system_line = method.system_line_by_default
         prompts, chosen = build_prompts(test, train_rows, cfg["prompting"], system_line=system_line,
                                         retriever=retriever)
     from_reference = cfg["generation"]["strategy"] == "reference"
     on_gpu = False
     block_meta = {}
     if from_reference:  # no model: the dataset's own solutions (checks the scoring path itself)
-        candidates = [_reference_solutions(s, cfg["generation"]["num_return_sequences"]) for s in test]
+        candidates = [task.reference_solutions(s, cfg["generation"]["num_return_sequences"]) for s in test]
     else:
         with clock.stage("load"):
             spec, method, tokenizer, model, on_gpu, _ = _load(run, progress, weights_from=weights)
         if cfg["generation"].get("block_size"):
-            test, prompts, chosen, block_meta = _drop_over_block_size(test, prompts, chosen, tokenizer, model,
-                                                                      cfg["generation"]["block_size"])
+            test, prompts, chosen, block_meta = task.drop_over_block_size(test, prompts, chosen, tokenizer, model,
+                                                                          cfg["generation"]["block_size"])
+        rule = cfg["generation"].get("stop_rule")
         with clock.stage("generate"):
             candidates = generation.generate(model, tokenizer, prompts, cfg["generation"], seq2seq=spec.is_seq2seq,
                                              seed=cfg["seed"], progress=progress,
-                                             equal_length_batches=cfg["tuning"]["method"] == "prompt-tuning")
+                                             equal_length_batches=method.equal_length_batches,
+                                             stop_rule=tasks.stop_rule(rule) if rule else None)
     with clock.stage("score"):
         ctx = scoring.ScoringContext(candidates, test, cfg, tmp_dir, options, progress)
         scores = scoring.score_all(cfg["metrics"], ctx)
     metrics, per_sample, extra_meta = scores.metrics, scores.per_sample, scores.meta
-    is_apps = DATASETS[cfg["dataset"]].task == "apps"
-    rows = [{"index": s["_index"], "intent": None if is_apps else s["intent"],
-             "problem_id": s.get("problem_id"), "reference": None if is_apps else s["code"],
-             "prompt_examples": ex, "candidates": c, **per_sample[i]}
+    rows = [{"index": s["_index"], **task.record_fields(s), "prompt_examples": ex, "candidates": c, **per_sample[i]}
             for i, (s, ex, c) in enumerate(zip(test, chosen, candidates))]
     records.write_jsonl(tmp_dir / "predictions.jsonl", rows)
     metrics.update(block_meta)
     records.write_json(tmp_dir / "metrics.json", metrics)
     return {"meta": {"device": "cuda" if on_gpu else "cpu", "test_samples": len(test),
                      "system_line": system_line, **block_meta, **extra_meta}}
-
-
-def _drop_over_block_size(test, prompts, chosen, tokenizer, model, block_size: int):
-    """Test samples whose prompt + reference exceed the block size, dropped (not truncated);
-    the resulting test-set size depends on the tokenizer and is recorded."""
-    from repro.data import over_block_size
-    from repro.generate import reserved_prompt_tokens
-
-    limit = block_size - 1 - reserved_prompt_tokens(model)
-    over = set(over_block_size(prompts, [s["code"] for s in test], tokenizer, limit))
-    keep = [i for i in range(len(test)) if i not in over]
-    meta = {"block_size": block_size, "test_samples_before_block_filter": len(test),
-            "test_samples_dropped_over_block_size": len(over)}
-    return [test[i] for i in keep], [prompts[i] for i in keep], [chosen[i] for i in keep], meta
-
-
-def _reference_solutions(row: dict, n: int) -> list[str]:
-    sols = row["code"]
-    if isinstance(sols, str):  # APPS: a JSON list of solutions; other datasets: one solution
-        sols = json.loads(sols) if sols.lstrip().startswith("[") else [sols]
-    return list(sols[:n])

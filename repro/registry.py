@@ -65,7 +65,7 @@ MODELS: dict[str, ModelSpec] = {m.key: m for m in [
 @dataclass(frozen=True)
 class DatasetSpec:
     key: str
-    task: str                        # "nl2code" | "apps"
+    task: str                        # the task it belongs to (repro/tasks/): nl2code | apps | java-tests
     hub_id: str | None               # None: bundled only
     bundled_dir: str | None          # directory under repro/bundled/
     splits: dict[str, str]           # canonical split -> file stem / hub split name
@@ -137,9 +137,9 @@ MODELS.update({m.key: m for m in [
 # up to the method's opening brace, `canonical_solution` the body. Both are completed as plain
 # text (template `completion`), greedy, stopped when the braces balance; samples whose prompt
 # and reference exceed the block size are dropped (`block_size` of the run).
-_M2T = dict(task="unit-test", intent_field="source", code_field="target", max_new_tokens=2048,
+_M2T = dict(task="java-tests", intent_field="source", code_field="target", max_new_tokens=2048,
             splits={"train": "train", "validation": "validation", "test": "test"}, file_format="parquet")
-_HEX = dict(task="java-exec", intent_field="prompt", code_field="canonical_solution", max_new_tokens=2048,
+_HEX = dict(task="java-tests", intent_field="prompt", code_field="canonical_solution", max_new_tokens=2048,
             splits={"test": "test"}, file_format="jsonl.gz")
 M2T_CONFIG = "fm+fc+c+m+f+t+tc"
 DATASETS.update({d.key: d for d in [

@@ -229,7 +229,7 @@ class CharTokenizer:
 def test_balanced_braces_stop():
     import torch
 
-    from repro.generate import balanced_braces_stop
+    from repro.tasks.java_tests.stops import balanced_braces_stop
 
     tok = CharTokenizer()
     enc = lambda s: [tok.alphabet.index(c) for c in s]  # noqa: E731

@@ -107,7 +107,7 @@ def test_trainable_parameters_are_what_peft_reports(tiny_dirs):
 
 
 def test_prompt_tuning_starts_from_the_instruction_line(tiny_dirs):
-    from repro.prompts import SYSTEM_LINE
+    from repro.tasks.nl2code.prompts import SYSTEM_LINE
 
     spec = MODELS["tiny-llama"]
     path = str(tiny_dirs["tiny-llama"])

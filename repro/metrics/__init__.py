@@ -1,13 +1,12 @@
-"""Scorers: a registry from the metric names a manifest may list to the code that scores them.
+"""Scorers: task-independent metrics, and the lookup from a metric name to its scorer.
 
 Metric modules hold pure functions over predictions and references: `exact_match` (EM@k),
 `codebleu_paper` (CodeXGLUE-compatible CodeBLEU, the paper's), `codebleu_pypi` (the PyPI
-`codebleu` package), `apps` (test-pass average, pass@k). Scorers that must execute
-programs (`apps`: `repro.apps_run`) get the run directory to keep their records.
-The unit-test study's scorers: `java_syntax` (validity with the
-salvage rule), `codebleu_java` (PyPI codebleu, Java), `repro.java_exec` (JUnit + JaCoCo).
-A new study adds entries to `SCORERS`: `name -> "module:function"`, each function taking a
-`ScoringContext` and returning a `Scores`.
+`codebleu` package); `tuned-parameters` counts the tuned weights. A task's own scorers
+(APPS execution, Java validity, JUnit, …) live in its folder and are named in its
+`scorers` (repro/tasks/). A scorer is `name -> "module:function"`, the function taking a
+`ScoringContext` and returning a `Scores`; scorers that execute programs get the run
+directory to keep their records.
 """
 from __future__ import annotations
 
@@ -93,22 +92,24 @@ SCORERS: dict[str, str] = {
     "em": "repro.metrics:exact_match_scorer",
     "codebleu": "repro.metrics:codebleu_paper_scorer",
     "codebleu-pypi": "repro.metrics:codebleu_pypi_scorer",
-    "apps": "repro.tasks.apps.scorer:scorer",
-    # The unit-test study (Java): validity with salvage, CodeBLEU v1 (identity tokenizer) and
-    # v2 (13a), JUnit + JaCoCo execution of HumanEval-X solutions, parameter counts.
-    "java-syntax": "repro.tasks.java_tests.scorers:java_syntax_scorer",
-    "codebleu-java": "repro.tasks.java_tests.scorers:codebleu_java_scorer",
-    "codebleu-java-13a": "repro.tasks.java_tests.scorers:codebleu_java_13a_scorer",
-    "junit": "repro.tasks.java_tests.junit:scorer",
     "tuned-parameters": "repro.metrics:tuned_parameters_scorer",
 }
 
 
+def scorer_names() -> list[str]:
+    """Every metric a manifest may list: these and those the tasks offer."""
+    from repro import tasks
+
+    return [*SCORERS, *(name for t in tasks.all_tasks().values() for name in t.scorers)]
+
+
 def get_scorer(name: str):
-    try:
-        module, func = SCORERS[name].split(":")
-    except KeyError:
-        raise KeyError(f"no scorer named {name!r}; known: {', '.join(SCORERS)}") from None
+    from repro import tasks
+
+    path = SCORERS.get(name) or tasks.scorer_path(name)
+    if path is None:
+        raise KeyError(f"no scorer named {name!r}; known: {', '.join(scorer_names())}")
+    module, func = path.split(":")
     return getattr(import_module(module), func)
 
 

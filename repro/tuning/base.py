@@ -12,8 +12,12 @@ class TuningMethod:
     """`none`: the base model as is (zero-shot, ICL, RAG)."""
 
     name = "none"
-    is_peft = False
-    needs_training = False
+    # The base model as is gets the instruction line (`prompting.system_line: null`); a
+    # tuned model was trained without it.
+    system_line_by_default = True
+    # Batch generation only among prompts of equal token length (peft's prompt tuning
+    # ignores position ids, so left padding would change its beams).
+    equal_length_batches = False
 
     def load_kwargs(self, cfg: dict, on_gpu: bool) -> dict:
         """Extra `from_pretrained` kwargs (quantization)."""
@@ -39,8 +43,7 @@ class TuningMethod:
 class PeftMethod(TuningMethod):
     """Shared by the adapter methods: peft config -> get_peft_model; reload with PeftModel."""
 
-    is_peft = True
-    needs_training = True
+    system_line_by_default = False
 
     def peft_config(self, spec, cfg: dict, tokenizer, model_path: str):
         """The peft config of this method (each adapter method overrides this)."""

@@ -6,7 +6,7 @@ from repro.tuning.base import TuningMethod
 
 class FullFineTuning(TuningMethod):
     name = "full-ft"
-    needs_training = True
+    system_line_by_default = False
 
     def load_trained(self, base_model, weights_dir, spec):
         from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM

@@ -6,11 +6,12 @@ from repro.tuning.base import PeftMethod, task_type
 
 class PromptTuning(PeftMethod):
     name = "prompt-tuning"
+    equal_length_batches = True
 
     def peft_config(self, spec, cfg, tokenizer, model_path):
         from peft import PromptTuningConfig, PromptTuningInit
 
-        from repro.prompts import SYSTEM_LINE
+        from repro.tasks.nl2code.prompts import SYSTEM_LINE
 
         if cfg.get("prompt_init", "text") == "text":
             return PromptTuningConfig(task_type=task_type(spec), num_virtual_tokens=cfg["num_virtual_tokens"],
