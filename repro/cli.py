@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from repro.errors import UserError, VerificationError
+from repro.lock import refuse_unpinned
 
 DEFAULT_RESULTS = "results"
 # Modules that add their own subcommands: each defines `register(subparsers)`.
@@ -97,6 +98,7 @@ def cmd_run(args) -> int:
     src = run.config.get("adapter_from")
     if src:
         runs.insert(0, m.get(src))
+    refuse_unpinned(args, runs)
     _run_many(args, m, runs)
     return _compare_and_print(args, m, runs, _out_dir(args, m))
 
@@ -106,6 +108,7 @@ def cmd_reproduce(args) -> int:
 
     m = _manifest(args)
     runs = m.select(args.only, args.rq)
+    refuse_unpinned(args, runs)
     if args.shard:
         i, n = parse_shard(args.shard)
         runs = select_shard(runs, i, n)
@@ -215,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true", help="re-run even complete, verified runs")
         sp.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: deterministic, fastest for tiny models)")
         sp.add_argument("--sandbox", default="auto", choices=["auto", "docker", "bubblewrap", "unsafe-subprocess"],
-                        help="where APPS programs run (default: Docker if an engine and the image exist, else bubblewrap)")
+                        help="where generated programs run (default: Docker if an engine and the image exist, else bubblewrap)")
+        sp.add_argument("--allow-unpinned", action="store_true",
+                        help="run even with hub inputs that have no pinned revision (sets REPRO_ALLOW_UNPINNED=1)")
         sp.add_argument("--i-accept-running-untrusted-code-unsandboxed", dest="allow_unsafe", action="store_true",
                         help="allow running model-written programs WITHOUT isolation when no sandbox is available")
 
@@ -265,8 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from repro.registry import apply_input_lock
+
     args = build_parser().parse_args(argv)
     try:
+        apply_input_lock()  # hub revisions from checksums/inputs.lock.json
         return args.func(args)
     except UserError as e:
         print(e.render(), file=sys.stderr)

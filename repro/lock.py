@@ -1,7 +1,7 @@
 """Pinned inputs: `python -m repro lock` resolves every hub model and dataset to a revision
 and the sha256 of each file used, into `checksums/inputs.lock.json`.
 
-The registry applies the pinned revisions at import (`repro.registry.apply_input_lock`).
+The command line applies the pinned revisions before any command (`repro.registry.apply_input_lock`).
 `reproduce` and `run` refuse inputs that are still unpinned unless `--allow-unpinned`,
 which sets `REPRO_ALLOW_UNPINNED=1` for the loaders (`unpinned_allowed()`).
 Resolution uses `huggingface_hub.HfApi.model_info` / `dataset_info` with
@@ -133,32 +133,16 @@ def unpinned(runs) -> list[str]:
     return sorted(set(out))
 
 
-def _refusing_unpinned(func, runs_of):
-    def wrapped(args):
-        if getattr(args, "allow_unpinned", False):
-            os.environ[ALLOW_ENV] = "1"
-        else:
-            missing = unpinned(runs_of(args))
-            if missing:
-                raise UserError(f"unpinned inputs: {', '.join(missing)}", file=str(LOCK_PATH), field="revision",
-                                fix="run `python -m repro lock` on a networked machine and commit the lock file, "
-                                    "or pass --allow-unpinned (results then name no revision)")
-        return func(args)
-    return wrapped
-
-
-def _runs_for_reproduce(args):
-    from repro.manifest import load_manifest
-
-    return load_manifest(args.manifest).select(args.only, args.rq)
-
-
-def _runs_for_run(args):
-    from repro.manifest import load_manifest
-
-    m = load_manifest(args.manifest)
-    run = m.get(args.run_id)
-    return [run] + ([m.get(run.config["adapter_from"])] if run.config.get("adapter_from") else [])
+def refuse_unpinned(args, runs) -> None:
+    """Stop unless every hub input of `runs` is pinned, or `--allow-unpinned` was given."""
+    if getattr(args, "allow_unpinned", False):
+        os.environ[ALLOW_ENV] = "1"
+        return
+    missing = unpinned(runs)
+    if missing:
+        raise UserError(f"unpinned inputs: {', '.join(missing)}", file=str(LOCK_PATH), field="revision",
+                        fix="run `python -m repro lock` on a networked machine and commit the lock file, "
+                            "or pass --allow-unpinned (results then name no revision)")
 
 
 def cmd_lock(args) -> int:
@@ -189,10 +173,3 @@ def register(subparsers) -> None:
     sp.add_argument("--apps-subset", action="store_true",
                     help="also compute the APPS test/validation subset into checksums/apps-test-subset.json")
     sp.set_defaults(func=cmd_lock)
-    for name, runs_of in (("reproduce", _runs_for_reproduce), ("run", _runs_for_run)):
-        parser = subparsers.choices.get(name)
-        if parser is None:
-            continue
-        parser.add_argument("--allow-unpinned", action="store_true",
-                            help="run even with hub inputs that have no pinned revision (sets REPRO_ALLOW_UNPINNED=1)")
-        parser.set_defaults(func=_refusing_unpinned(parser.get_default("func"), runs_of))

@@ -34,8 +34,6 @@ FLOPS_PER_PARAM_TOKEN = {"full": 6.0, "peft": 4.0, "qlora": 4.0}  # fwd 2 + bwd 
 BANDWIDTH_GBPS = 768.0
 BANDWIDTH_EFFICIENCY = 0.6
 CUDA_OVERHEAD_GB = 1.0                                       # context, cuBLAS workspace, activations in decoding
-TOKENS_PER_EXAMPLE = {"nl2code-conala": 40, "nl2code-codealpacapy": 130, "apps": 900}
-EXPECTED_NEW_TOKENS = {"nl2code-conala": 32, "nl2code-codealpacapy": 96, "apps": 512}
 SPLIT_SIZES = {"conala": (2135, 201, 543), "codealpacapy": (2192, 314, 628), "apps": (4500, 500, 750)}
 # (decoder layers carrying a KV cache, key/value width) per model; T5 counts self + cross attention.
 ARCH = {"codet5p-220m": (24, 768), "codet5p-770m": (48, 1024), "codegen-350m-mono": (20, 1024),
@@ -112,15 +110,10 @@ def calibration() -> list[dict]:
              "error_gb": round(train_memory_gb(m, meth) - peak, 2)} for m, meth, peak in _figure1_points()]
 
 
-def _workload(cfg: dict) -> str:
-    ds = DATASETS[cfg["dataset"]]
-    if ds.plan_tokens:  # a dataset that carries its own token assumptions (registry)
-        TOKENS_PER_EXAMPLE.setdefault(ds.key, ds.plan_tokens[0])
-        EXPECTED_NEW_TOKENS.setdefault(ds.key, ds.plan_tokens[1])
-        return ds.key
-    if ds.task == "apps":
-        return "apps"
-    return "nl2code-codealpacapy" if "alpaca" in cfg["dataset"] else "nl2code-conala"
+def _tokens(cfg: dict) -> tuple[int, int]:
+    """Assumed tokens per prompt example and generated tokens per sample (the dataset's
+    `plan_tokens` in the registry)."""
+    return DATASETS[cfg["dataset"]].plan_tokens
 
 
 def _split_sizes(dataset: str) -> tuple[int, int, int]:
@@ -154,8 +147,7 @@ def eval_memory_gb(cfg: dict, batch: int | None = None) -> float:
     gen = cfg["generation"]
     per_prompt = gen["num_beams"] if gen["strategy"] == "beam" else gen["num_return_sequences"]
     sequences = (batch or gen["batch_size"]) * per_prompt
-    work = _workload(cfg)
-    tokens = (cfg["prompting"]["n"] + 1) * TOKENS_PER_EXAMPLE[work] + gen["max_new_tokens"]
+    tokens = (cfg["prompting"]["n"] + 1) * _tokens(cfg)[0] + gen["max_new_tokens"]
     layers, kv_dim = _arch(model)
     kv_gb = 2 * layers * kv_dim * 2.0 * tokens * sequences / 1e9
     return p * w + kv_gb + CUDA_OVERHEAD_GB
@@ -177,7 +169,7 @@ def train_gpu_hours(cfg: dict) -> float:
     t = cfg["tuning"]
     fam = family(t["method"])
     n_train, n_val, _ = _split_sizes(cfg["dataset"])
-    tokens = TOKENS_PER_EXAMPLE[_workload(cfg)]
+    tokens = _tokens(cfg)[0]
     p = MODELS[cfg["model"]].parameters
     train_flops = FLOPS_PER_PARAM_TOKEN[fam] * p * n_train * tokens * t["epochs"]
     evals = round(t["epochs"] / t["eval_every_epoch_fraction"])
@@ -193,10 +185,10 @@ def eval_gpu_hours(cfg: dict, batch: int) -> float:
     _, _, n_test = _split_sizes(cfg["dataset"])
     if cfg.get("limit"):
         n_test = min(n_test, cfg["limit"])
-    work = _workload(cfg)
-    steps = math.ceil(n_test / batch) * min(cfg["generation"]["max_new_tokens"], EXPECTED_NEW_TOKENS[work])
+    per_example, new_tokens = _tokens(cfg)
+    steps = math.ceil(n_test / batch) * min(cfg["generation"]["max_new_tokens"], new_tokens)
     decode = steps * p * w / (BANDWIDTH_GBPS * 1e9 * BANDWIDTH_EFFICIENCY)
-    prefill = 2.0 * p * n_test * (cfg["prompting"]["n"] + 1) * TOKENS_PER_EXAMPLE[work] / (PEAK_TFLOPS * 1e12 * 0.3)
+    prefill = 2.0 * p * n_test * (cfg["prompting"]["n"] + 1) * per_example / (PEAK_TFLOPS * 1e12 * 0.3)
     return (decode + prefill) / 3600
 
 

@@ -5,6 +5,7 @@ fsync, rename), so an interrupted run never leaves a half-written result behind.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -13,8 +14,21 @@ from pathlib import Path
 from typing import Any, Iterable
 
 SUMS_NAME = "SHA256SUMS"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+@functools.lru_cache(maxsize=None)
+def _umask() -> int:
+    """The process umask, read without changing it (Linux: /proc; elsewhere set and restored)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -28,7 +42,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -2,7 +2,8 @@
 
 A manifest refers to models and datasets by key; this module says what each key is
 (hub id, pinned revision, architecture, PEFT target modules, prompt fields, limits).
-Revisions are `None` until `repro lock` pins them on a networked machine.
+Revisions are `None` until `repro lock` pins them on a networked machine; the command
+line applies the lock file (`apply_input_lock`) before any command, importing changes nothing.
 """
 from __future__ import annotations
 
@@ -80,17 +81,18 @@ class DatasetSpec:
     # N problems to validation and the rest to training (the authors' code, TOSEM revision).
     validation_from_train: int | None = None
     test_per_difficulty: int | None = None   # APPS: the first N test problems of each difficulty
-    # For `repro plan` (datasets the plan module has no table for): split sizes (None: not
-    # known here) and assumed prompt and generated tokens per sample.
+    # For `repro plan`: assumed tokens per prompt example and generated tokens per sample;
+    # split sizes of datasets the plan module has no table for (None: not known here).
+    plan_tokens: tuple[int, int] = (40, 32)
     split_sizes: tuple[int | None, int | None, int | None] | None = None
-    plan_tokens: tuple[int, int] | None = None
 
 
-_CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",),
+# plan_tokens (for `repro plan`): tokens per prompt example, generated tokens per sample.
+_CONALA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=64, stop=("\n",), plan_tokens=(40, 32),
                splits={"train": "train", "validation": "validation", "test": "test"})
-_ALPACA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=128,
+_ALPACA = dict(task="nl2code", intent_field="nl", code_field="cmd", max_new_tokens=128, plan_tokens=(130, 96),
                splits={"train": "train", "validation": "valid", "test": "test"})
-_APPS = dict(task="apps", intent_field="question", code_field="solutions", max_new_tokens=1024,
+_APPS = dict(task="apps", intent_field="question", code_field="solutions", max_new_tokens=1024, plan_tokens=(900, 512),
              splits={"train": "train", "validation": "train", "test": "test"}, stop=("```",))
 
 DATASETS: dict[str, DatasetSpec] = {d.key: d for d in [
@@ -180,6 +182,3 @@ def apply_input_lock(path=None) -> None:
         for key, entry in (lock.get(section) or {}).items():
             if key in table and (entry or {}).get("revision"):
                 table[key] = replace(table[key], revision=entry["revision"])
-
-
-apply_input_lock()

@@ -1,9 +1,9 @@
 """Reports: ours vs the paper, from whatever runs exist.
 
 `write_report(manifest, results, out_dir, fmt)` writes `report.md` (Markdown tables),
-`report.txt` (plain tables) and `figures/*.png` into out_dir and prints the plain text:
-Table 3 and Table 4 side by side with the paper (paper, ours, Δ, tolerance, verdict), the
-tables a manifest declares (`report_tables`: e.g. the unit-test study's Table IV), the
+`report.txt` (plain tables) and `figures/*.png` into out_dir and prints the plain text: the
+tables a manifest declares (`report_tables`: the first study's Tables 3 and 4, the second
+study's Table IV) side by side with the paper (paper, ours, Δ, tolerance, verdict), the
 other reference numbers (Figures 1, 5, 7 and the text), aggregates such as the best ICL
 score, and the headline claims check by check. Missing runs show as "not yet run".
 Returns 1 when a reference or a claim fails, else 0.
@@ -19,11 +19,6 @@ from repro import records
 from repro.aggregates import compare_aggregates, load_aggregates
 from repro.compare import FAIL, MISSING, compare_all, evaluate_claims
 from repro.figures import write_figures
-
-TABLE3_METRICS = ("em@1", "em@10", "codebleu")
-TABLE4_METRICS = ("avg", "pass@1", "pass@2", "pass@5")
-DIFFICULTIES = ("introductory", "interview", "competition")
-
 
 def _num(v, digits=2) -> str:
     if v is None:
@@ -56,84 +51,15 @@ def _table(rows, headers, fmt) -> str:
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def table3(rows: list[dict], manifest, fmt: str) -> str:
-    runs = {r.id: r for r in manifest.runs}
-    mine = [r for r in rows if _primary_source(r) == "table3"]
-    if not mine:
-        return ""
-    parts = []
-    by_run: dict = {}
-    for r in mine:
-        by_run.setdefault(r["run"], {})[r["metric"]] = r
-    for ds in sorted({runs[rid].config["dataset"] for rid in by_run}):
-        body = []
-        for rid, metrics in by_run.items():
-            cfg = runs[rid].config
-            if cfg["dataset"] != ds or runs[rid].kind != "evaluate":
-                continue
-            line = [cfg["model"], cfg["tuning"]["method"]]
-            for m in TABLE3_METRICS:
-                line += _cells(metrics[m]) if m in metrics else ["—"] * 5
-            body.append(line)
-        headers = ["model", "method"] + [h for m in TABLE3_METRICS for h in _group_headers(m)]
-        parts.append(f"### Table 3, {ds}\n\n" + _table(body, headers, fmt))
-    params = [[runs[r["run"]].config["model"], runs[r["run"]].config["tuning"]["method"], *_cells(r)]
-              for r in mine if r["metric"] == "trainable_parameters"]
-    if params:
-        parts.append("### Table 3, trainable parameters\n\n" + _table(
-            params, ["model", "method", "paper", "ours", "Δ", "tol.", "verdict"], fmt))
-    return "\n\n".join(parts)
-
-
-def table4(rows: list[dict], manifest, fmt: str, results: Path = Path(".")) -> str:
-    """Paper-mode verdicts against the paper; the strict mode's numbers beside them."""
-    runs = {r.id: r for r in manifest.runs}
-    mine = [r for r in rows if _primary_source(r) == "table4"]
-    if not mine:
-        return ""
-    cell = {(r["run"], r["metric"]): r for r in mine}
-    ordered = list(dict.fromkeys(r["run"] for r in mine))
-    body, gains = [], []
-    zero = next((rid for rid in ordered if runs[rid].config["tuning"]["method"] == "none"), None)
-    from repro.compare import load_metrics
-
-    for rid in ordered:
-        method = runs[rid].config["tuning"]["method"]
-        label = "zero-shot" if method == "none" else method
-        run_metrics = load_metrics(results, rid) or {}
-        for d in DIFFICULTIES:
-            line = [label, d]
-            for m in TABLE4_METRICS:
-                row = cell.get((rid, f"apps/{d}/{m}"))
-                line += _cells(row) if row else ["—"] * 5
-            line += [_num(run_metrics.get(f"apps-strict/{d}/avg")), _num(run_metrics.get(f"apps-strict/{d}/pass@1"))]
-            body.append(line)
-            if zero and rid != zero:
-                a, z = cell.get((rid, f"apps/{d}/avg")), cell.get((zero, f"apps/{d}/avg"))
-                if a and z:
-                    ours = None if a["obtained"] is None or z["obtained"] is None else a["obtained"] - z["obtained"]
-                    gains.append([label, d, _delta(a["expected"] - z["expected"]), _delta(ours)])
-    headers = (["method", "difficulty"] + [h for m in TABLE4_METRICS for h in _group_headers(m)]
-               + ["strict avg (ours)", "strict pass@1 (ours)"])
-    text = "### Table 4, APPS (CodeLlama-7B-Instruct)\n\n" + _table(body, headers, fmt)
-    if gains:
-        text += ("\n\nGain over zero-shot in average test pass (claim 6, 'most at introductory level'):\n\n"
-                 + _table(gains, ["method", "difficulty", "paper", "ours"], fmt))
-    return text
-
-
-# Columns of the all-results table: (metrics.json key, header). Both CodeBLEU variants and both
-# APPS verdict modes stand side by side (docs/METRICS.md, docs/APPS_VERDICTS.md).
-RESULT_COLUMNS = (("em@1", "EM@1"), ("em@10", "EM@10"), ("codebleu", "CodeBLEU (paper)"),
-                  ("codebleu-pypi", "CodeBLEU (PyPI)"),
-                  ("apps/overall/avg", "APPS avg (paper mode)"), ("apps-strict/overall/avg", "APPS avg (strict)"),
-                  ("apps/overall/pass@1", "pass@1 (paper)"), ("apps-strict/overall/pass@1", "pass@1 (strict)"))
-
-
 def results_table(manifest, results: Path, fmt: str) -> str:
     """Every evaluation run that has results, with the metrics it has (no paper value needed)."""
     from repro.compare import load_metrics
 
+    from repro import tasks
+
+    # Columns: (metrics.json key, header) that the tasks name, e.g. both CodeBLEU variants
+    # and both verdict modes of an execution metric side by side.
+    result_columns = [c for task in tasks.all_tasks().values() for c in task.result_columns]
     body, used = [], set()
     found = []
     for run in manifest.runs:
@@ -143,44 +69,93 @@ def results_table(manifest, results: Path, fmt: str) -> str:
         if m is None:
             continue
         found.append((run, m))
-        used |= {key for key, _ in RESULT_COLUMNS if key in m}
+        used |= {key for key, _ in result_columns if key in m}
     if not found:
         return ""
-    columns = [(k, h) for k, h in RESULT_COLUMNS if k in used]
+    columns = [(k, h) for k, h in result_columns if k in used]
     for run, m in found:
         body.append([run.id, run.config["model"], run.config["tuning"]["method"]]
                     + [_num(m.get(k)) for k, _ in columns])
     return _table(body, ["run", "model", "tuning"] + [h for _, h in columns], fmt)
 
 
-def declared_tables(rows: list[dict], manifest, fmt: str) -> tuple[list[tuple[str, str]], set]:
-    """The manifest's `report_tables`: per table, one row per (model, tuning method) of the
-    table's dataset, and per metric the paper's value, ours, delta, tolerance and verdict.
-    Returns the sections and the (run, metric) cells they show."""
-    runs = {r.id: r for r in manifest.runs}
-    cell = {(r["run"], r["metric"]): r for r in rows}
+def _fill(metric: str, given: dict) -> str:
+    return metric.format(**given) if given else metric
+
+
+def _table_rows(spec: dict, manifest, cell: dict):
+    """(run, the value of `each` as a dict, row label) per row of a declared table."""
+    each = spec.get("each") or {}
+    name, values = next(iter(each.items())) if each else (None, [None])
+    for run in manifest.runs:
+        cfg = run.config
+        if run.kind != spec.get("kind", "evaluate") or cfg["dataset"] != spec.get("dataset", cfg["dataset"]):
+            continue
+        for value in values:
+            given = {name: value} if name else {}
+            if any((run.id, _fill(m, given)) in cell for m in spec["metrics"]):
+                yield run, given, [cfg["model"], cfg["tuning"]["method"], *given.values()]
+
+
+def _gain_rows(spec: dict, table_rows: list, cell: dict) -> list[list[str]]:
+    """Each row's gain in `gain_over.metric` over the row of the same model (and value of
+    `each`) tuned with `gain_over.method`: the paper's and ours."""
+    gain, out = spec["gain_over"], []
+    for run, given, label in table_rows:
+        if run.config["tuning"]["method"] == gain["method"]:
+            continue
+        base = next((r for r, g, _ in table_rows if g == given and r.config["model"] == run.config["model"]
+                     and r.config["tuning"]["method"] == gain["method"]), None)
+        metric = _fill(gain["metric"], given)
+        a, z = cell.get((run.id, metric)), base and cell.get((base.id, metric))
+        if a and z:
+            ours = None if a["obtained"] is None or z["obtained"] is None else a["obtained"] - z["obtained"]
+            out.append([*label, _delta(a["expected"] - z["expected"]), _delta(ours)])
+    return out
+
+
+def declared_table(spec: dict, rows: list[dict], manifest, results: Path, fmt: str) -> tuple[str, set]:
+    """One `report_tables` entry: per row (a run of the table's kind and dataset, times the
+    values of `each`), per metric the paper's value, ours, delta, tolerance and verdict;
+    `ours` columns give our value only; `gain_over` adds a table of gains over a baseline
+    method. With `source`, only reference rows whose source starts with it count."""
+    from repro.compare import load_metrics
+
+    cell = {(r["run"], r["metric"]): r for r in rows
+            if not spec.get("source") or _primary_source(r) == spec["source"]}
+    table_rows = list(_table_rows(spec, manifest, cell))
+    body, shown = [], set()
+    for run, given, label in table_rows:
+        line = list(label)
+        for m in spec["metrics"]:
+            ref = cell.get((run.id, _fill(m, given)))
+            line += _cells(ref) if ref else ["—"] * 5
+            shown.add((run.id, _fill(m, given)))
+        ours = (load_metrics(results, run.id) or {}) if spec.get("ours") else {}
+        body.append(line + [_num(ours.get(_fill(m, given))) for m in spec.get("ours", [])])
+    label_headers = ["model", "method", *(spec.get("each") or {})]
+    headers = (label_headers + [h for m in spec["metrics"] for h in _group_headers(m.rsplit("}/", 1)[-1])]
+               + [f"{m.rsplit('}/', 1)[-1]} (ours)" for m in spec.get("ours", [])])
+    text = _table(body, headers, fmt)
+    gains = _gain_rows(spec, table_rows, cell) if spec.get("gain_over") else []
+    if gains:
+        text += f"\n\n{spec['gain_over']['title']}:\n\n" + _table(gains, label_headers + ["paper", "ours"], fmt)
+    return text, shown
+
+
+def declared_tables(rows: list[dict], manifest, results: Path, fmt: str) -> tuple[list[tuple[str, str]], set]:
+    """The manifest's `report_tables` (the first study's Tables 3 and 4, the second study's
+    Table IV): the sections, and the (run, metric) cells they show."""
     sections, shown = [], set()
     for spec in getattr(manifest, "report_tables", []) or []:
-        body = []
-        for run in manifest.runs:
-            cfg = run.config
-            if run.kind != "evaluate" or cfg["dataset"] != spec["dataset"]:
-                continue
-            if not any((run.id, m) in cell for m in spec["metrics"]):
-                continue
-            line = [cfg["model"], cfg["tuning"]["method"]]
-            for m in spec["metrics"]:
-                ref = cell.get((run.id, m))
-                line += _cells(ref) if ref else ["—"] * 5
-                shown.add((run.id, m))
-            body.append(line)
-        headers = ["model", "method"] + [h for m in spec["metrics"] for h in _group_headers(m)]
-        sections.append((spec["title"], _table(body, headers, fmt)))
+        text, cells = declared_table(spec, rows, manifest, results, fmt)
+        sections.append((spec["title"], text))
+        shown |= cells
     return sections, shown
 
 
 def other_references(rows: list[dict], fmt: str) -> str:
-    mine = [r for r in rows if _primary_source(r) not in ("table3", "table4")]
+    mine = rows
     if not mine:
         return ""
     return _table([[r["run"], r["metric"], r["source"] or "—", *_cells(r)] for r in mine],
@@ -224,20 +199,18 @@ def build_sections(manifest, results: Path, fmt: str) -> tuple[list[tuple[str, s
     claims = claim_checks(manifest, results)
     present = sum(1 for r in manifest.runs if (Path(results) / r.id / "metrics.json").exists())
     sections = [("Runs", f"{present} of {len(manifest.runs)} runs have results in {results}.")]
-    declared, shown = declared_tables(rows, manifest, fmt)
+    declared, shown = declared_tables(rows, manifest, results, fmt)
     sections += declared
     rest = [r for r in rows if (r["run"], r["metric"]) not in shown]
-    for title, text in (("Table 3 (RQ2)", table3(rows, manifest, fmt)), ("Table 4 (RQ4)", table4(rows, manifest, fmt, results)),
-                        ("Other reference numbers", other_references(rest, fmt))):
-        if text:
-            sections.append((title, text))
+    if rest:
+        sections.append(("Other reference numbers", other_references(rest, fmt)))
     if not rows:
         sections.append(("Reference numbers", "(this manifest gives no reference numbers)"))
     if aggregates:
         sections.append(("Aggregates", aggregate_table(aggregates, fmt)))
     all_results = results_table(manifest, results, fmt)
     if all_results:
-        sections.append(("All results (both CodeBLEU variants, both APPS verdict modes)", all_results))
+        sections.append(("All results", all_results))
     if claims:
         sections.append(("Headline claims", claims_section(claims, fmt)))
     failed = (any(r["verdict"] == FAIL for r in rows + aggregates) or any(c["verdict"] == "fails" for c in claims))

@@ -129,13 +129,32 @@ def test_reproduce_refuses_unpinned_inputs(tmp_path, capsys):
 
 def test_allow_unpinned_sets_the_loaders_switch(monkeypatch):
     monkeypatch.delenv(lock.ALLOW_ENV, raising=False)
-    seen = []
-    guarded = lock._refusing_unpinned(lambda args: seen.append(lock.unpinned_allowed()) or 0,
-                                      lambda args: load_manifest("manifests/paper").select("rq1-codellama-7b-conala-zero-shot"))
-    assert guarded(SimpleNamespace(allow_unpinned=True)) == 0 and seen == [True]
+    runs = load_manifest("manifests/paper").select("rq1-codellama-7b-conala-zero-shot")
+    lock.refuse_unpinned(SimpleNamespace(allow_unpinned=True), runs)
+    assert lock.unpinned_allowed()
     monkeypatch.delenv(lock.ALLOW_ENV)
     with pytest.raises(UserError):
-        guarded(SimpleNamespace(allow_unpinned=False))
+        lock.refuse_unpinned(SimpleNamespace(allow_unpinned=False), runs)
+    assert not lock.unpinned_allowed()
+
+
+def test_importing_the_registry_changes_nothing(tmp_path):
+    """The lock applies when asked (the command line does), not on import; no umask change."""
+    import os
+    import subprocess
+    import sys
+
+    pinned = tmp_path / "lock.json"
+    pinned.write_text(json.dumps({"models": {}, "datasets": {"conala": {"revision": "c" * 40}}}))
+    code = ("import os; os.umask(0o027); import repro.registry, repro.records, repro.cli; "
+            "assert repro.registry.DATASETS['conala'].revision is None; "
+            "repro.records.write_atomic(os.environ['OUT'], 'x'); "
+            "repro.registry.apply_input_lock(); assert repro.registry.DATASETS['conala'].revision == 'c' * 40; "
+            "assert os.umask(0) == 0o027")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "REPRO_INPUTS_LOCK": str(pinned), "OUT": str(tmp_path / "f")})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o640
 
 
 def test_bundled_smoke_inputs_need_no_pin():

@@ -19,7 +19,8 @@ def test_paper_report_with_no_runs(tmp_path):
     assert write_report(m, tmp_path / "results", tmp_path / "out") == 0
     text = (tmp_path / "out" / "report.md").read_text()
     assert "0 of 819 runs have results" in text
-    assert "### Table 3, conala" in text and "### Table 4, APPS" in text
+    # Tables 3 and 4 are declared in manifests/paper/rq2.yaml and rq4.yaml (`report_tables`).
+    assert "## Table 3, conala" in text and "## Table 4, APPS" in text
     assert "| codellama-7b " in text and "39.31" in text and "not yet run" in text
     claims = text.split("## Headline claims")[1].split("## Figures")[0]
     rows = [line for line in claims.splitlines() if line.startswith("| c") and not line.startswith("| claim")]
@@ -47,13 +48,18 @@ def test_paper_report_with_some_runs(tmp_path):
     code = write_report(m, results, tmp_path / "out")
     text = (tmp_path / "out" / "report.md").read_text()
     assert code == 1  # em@1 30.07 vs 20.07 is outside its tolerance
-    conala = text.split("### Table 3, conala")[1]
+    conala = text.split("## Table 3, conala")[1]
     line = next(x for x in conala.splitlines() if x.startswith("| codellama-7b ") and "| lora " in x)
     assert "30.07" in line and "+10.00" in line and "FAIL" in line and "40.00" in line and "pass" in line
     # The best-ICL aggregate: n=16 mean 29.0 against the paper's 29.83.
     agg = next(x for x in text.splitlines() if "rq1-codellama-7b-conala-icl-best" in x)
     assert "29.00" in agg and "29.83" in agg and "pass" in agg
     assert "19.50" in text  # peak memory row (Figure 1)
+    # Table 4: one row per run and difficulty (`each`), the paper's value beside ours.
+    apps = text.split("## Table 4, APPS")[1].split("\n## ")[0]
+    rows = [x for x in apps.splitlines() if x.startswith("| codellama-7b-instruct | none ")]
+    assert [r.split("|")[3].strip() for r in rows] == ["introductory", "interview", "competition"]
+    assert all("1.00" in r for r in rows)
     assert (tmp_path / "out" / "figures" / "figure3_icl.png").exists()
     # Deterministic text for the same results.
     write_report(m, results, tmp_path / "again")

@@ -7,6 +7,7 @@ outside the package calls `repro.tasks.register(TASK)`). A task owns:
 - `stop_rules`: generation stop conditions by name (a transformers StoppingCriteria factory);
 - `scorers`: metric names -> "module:function" (a `ScoringContext` -> `Scores`);
 - `datasets`: the dataset entries (repro.registry.DatasetSpec) the task brings;
+- `result_columns`: the metrics the report's all-results table shows for it;
 - `record_fields(row)`: the row's fields kept in predictions.jsonl;
 - `reference_solutions(row, n)`: the dataset's own solutions (generation strategy `reference`);
 - the row filters a run may ask for: over-long test samples (`generation.block_size`) and
@@ -36,6 +37,8 @@ class Task:
     stop_rules: dict[str, Callable] = {}
     scorers: dict[str, str] = {}
     datasets: tuple = ()
+    result_columns: tuple[tuple[str, str], ...] = ()   # (metrics.json key, header) for the report
+
 
     def record_fields(self, row: dict) -> dict:
         """What predictions.jsonl keeps of the row (beside index, examples, candidates)."""

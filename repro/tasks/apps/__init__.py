@@ -16,6 +16,9 @@ class Apps(Task):
     name = "apps"
     templates = {"apps-codellama": Template(prompt=row_prompt, pairs=training_pairs, takes_examples=False)}
     scorers = {"apps": "repro.tasks.apps.scorer:scorer"}
+    # Both verdict modes side by side (docs/APPS_VERDICTS.md).
+    result_columns = (("apps/overall/avg", "APPS avg (paper mode)"), ("apps-strict/overall/avg", "APPS avg (strict)"),
+                      ("apps/overall/pass@1", "pass@1 (paper)"), ("apps-strict/overall/pass@1", "pass@1 (strict)"))
 
     def record_fields(self, row: dict) -> dict:
         # The problem statement and solutions are long and in the dataset: the id suffices.
