@@ -426,7 +426,7 @@ TABLE3_TABLES = [
 ]
 TABLE4_TABLES = [
     {"title": "Table 4, APPS (CodeLlama-7B-Instruct)", "dataset": "apps", "source": "table4",
-     "each": {"difficulty": ["introductory", "interview", "competition"]},
+     "each": {"difficulty": APPS_DIFFICULTIES},
      "metrics": [f"apps/{{difficulty}}/{m}" for m in ("avg", "pass@1", "pass@2", "pass@5")],
      "ours": ["apps-strict/{difficulty}/avg", "apps-strict/{difficulty}/pass@1"],
      "gain_over": {"method": "none", "metric": "apps/{difficulty}/avg",
