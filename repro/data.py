@@ -70,19 +70,12 @@ def hub_files(spec: DatasetSpec, split: str) -> list[Path]:
 
 
 def load_split(key: str, split: str) -> list[dict]:
+    """The split's rows, as the dataset's task selects them from its files (e.g. APPS's
+    validation problems drawn from the train split)."""
+    from repro import tasks
+
     spec = DATASETS[key]
-    if spec.validation_from_train and split in ("train", "validation"):
-        from repro.tasks.apps.subset import split_train_validation
-
-        train, validation = split_train_validation(_load_file_split(spec, "train"),
-                                                   n_validation=spec.validation_from_train)
-        return validation if split == "validation" else train
-    rows = _load_file_split(spec, split)
-    if split == "test" and spec.test_per_difficulty:
-        from repro.tasks.apps.subset import select_test
-
-        rows = select_test(rows, per_difficulty=spec.test_per_difficulty)
-    return rows
+    return tasks.get(spec.task).select_rows(spec, split, _load_file_split)
 
 
 def _load_file_split(spec: DatasetSpec, split: str) -> list[dict]:

@@ -78,10 +78,6 @@ def sha256_file(path) -> str:
     return h.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def list_files(root: Path) -> list[Path]:
     """Every regular file below root except the sums file itself, sorted, relative."""
     root = Path(root)

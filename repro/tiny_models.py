@@ -14,7 +14,6 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from repro.records import sha256_file
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 VOCAB_SIZE = 2048
@@ -135,11 +134,6 @@ def build_tiny(key: str, out_dir: Path, steps: int = PRETRAIN_STEPS, progress: b
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, out_dir)
     return out_dir
-
-
-def model_files(model_dir: Path) -> dict[str, str]:
-    model_dir = Path(model_dir)
-    return {p.name: sha256_file(p) for p in sorted(model_dir.iterdir()) if p.is_file()}
 
 
 def ensure_tiny(key: str, progress: bool = True) -> Path:

@@ -8,6 +8,7 @@ outside the package calls `repro.tasks.register(TASK)`). A task owns:
 - `scorers`: metric names -> "module:function" (a `ScoringContext` -> `Scores`);
 - `datasets`: the dataset entries (repro.registry.DatasetSpec) the task brings;
 - `result_columns`: the metrics the report's all-results table shows for it;
+- `select_rows(spec, split, read)`: which rows of the dataset's files make a split;
 - `record_fields(row)`: the row's fields kept in predictions.jsonl;
 - `reference_solutions(row, n)`: the dataset's own solutions (generation strategy `reference`);
 - the row filters a run may ask for: over-long test samples (`generation.block_size`) and
@@ -39,6 +40,10 @@ class Task:
     datasets: tuple = ()
     result_columns: tuple[tuple[str, str], ...] = ()   # (metrics.json key, header) for the report
 
+
+    def select_rows(self, spec, split: str, read) -> list[dict]:
+        """The rows of `split`; `read(spec, split)` gives a split's file rows as they are."""
+        return read(spec, split)
 
     def record_fields(self, row: dict) -> dict:
         """What predictions.jsonl keeps of the row (beside index, examples, candidates)."""

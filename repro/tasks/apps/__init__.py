@@ -20,6 +20,19 @@ class Apps(Task):
     result_columns = (("apps/overall/avg", "APPS avg (paper mode)"), ("apps-strict/overall/avg", "APPS avg (strict)"),
                       ("apps/overall/pass@1", "pass@1 (paper)"), ("apps-strict/overall/pass@1", "pass@1 (strict)"))
 
+    def select_rows(self, spec, split: str, read) -> list[dict]:
+        """The study's problems (subset.py): validation drawn from the train split, the first
+        problems of each difficulty from the test split."""
+        from .subset import select_test, split_train_validation
+
+        if spec.validation_from_train and split in ("train", "validation"):
+            train, validation = split_train_validation(read(spec, "train"), n_validation=spec.validation_from_train)
+            return validation if split == "validation" else train
+        rows = read(spec, split)
+        if split == "test" and spec.test_per_difficulty:
+            rows = select_test(rows, per_difficulty=spec.test_per_difficulty)
+        return rows
+
     def record_fields(self, row: dict) -> dict:
         # The problem statement and solutions are long and in the dataset: the id suffices.
         return {"intent": None, "problem_id": row.get("problem_id"), "reference": None}

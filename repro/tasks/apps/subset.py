@@ -73,11 +73,5 @@ def subset_record(train_rows: list[dict], test_rows: list[dict], revision: str |
                        **{f"test/{d}": sum(r["difficulty"] == d for r in test) for d in DIFFICULTIES}}}
 
 
-def unresolved_record() -> dict:
-    return {"rule": RULE, "dataset": "codeparrot/apps", "revision": None, "test_problem_ids": None,
-            "test_ids_sha256": None, "test_rows_sha256": None, "validation_problem_ids": None,
-            "validation_ids_sha256": None, "train_ids_sha256": None, "counts": None}
-
-
 def write_record(record: dict, path: Path = SUBSET_PATH) -> Path:
     return records.write_json(path, record)
