@@ -2,12 +2,15 @@
 
 It reads one JSON request per line from its stdin and answers one JSON line on its
 stdout. Each request runs in a fresh forked child (so a program never sees another's
-state) with rlimits, a private work directory and, where the worker may, a different uid.
-After every child the worker kills whatever the child left behind and reaps it.
+state) with rlimits, a private work directory (also its HOME and TMPDIR) and, where the
+worker may, a different uid. After every child the worker kills whatever the child left
+behind, reaps it and wipes the whole work tmpfs. The worker itself is not dumpable and
+ignores every catchable signal.
 
 A request names a command, files, stdin, a payload, a timeout and limits; the answer is
-the raw outcome (exit status or signal, time, stdout, stderr tail, and what the program
-wrote on its result channel, descriptor 3). Commands:
+the raw outcome: what the worker observes itself (exit status or signal, time, stdout,
+stderr tail) and what was written on the result channel, descriptor 3, which the program
+can reach too (the host treats it as program output). Commands:
 - `["python", FILE]`: FILE (one of the request's files) runs as `__main__` in the child;
 - `["call", "MODULE:FUNCTION"]`: FUNCTION(payload) of a module the sandbox was given runs
   in the child; its return value is written as JSON on the result channel.
