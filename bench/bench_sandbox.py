@@ -36,8 +36,8 @@ SAMPLES = [{"problem_id": "p", "sample": i, "code": CODE} for i in range(PROGRAM
 PAPER_ONE_PROCESS = (
     "import sys, json, numpy, unittest.mock; sys.path[:0] = sys.argv[1].split(':'); "
     "import apps_child; "
-    "r = apps_child.run_paper(sys.argv[2], json.loads(sys.argv[3]), 4); "
-    "assert all(x is True for x in r['results']), r")
+    "r = apps_child.paper({'code': sys.argv[2], 'inputs': json.loads(sys.argv[3])['inputs']}); "
+    "assert [t['lines'] for t in r['tests']] == [[o.strip()] for o in json.loads(sys.argv[3])['outputs']], r")
 
 
 def timed(label, fn):
@@ -59,7 +59,7 @@ def bare_subprocess():
 
 
 def process_per_program():
-    here = f"{ROOT / 'repro' / 'tasks' / 'apps'}:{ROOT / 'repro' / 'sandbox'}"
+    here = f"{ROOT / 'repro' / 'tasks' / 'apps'}:{ROOT / 'repro' / 'sandbox'}"  # apps_child, values, pyscript
     def one_program(_):
         subprocess.run(["/usr/bin/python3", "-c", PAPER_ONE_PROCESS, here, CODE,
                         json.dumps(IO)], check=True,
