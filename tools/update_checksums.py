@@ -11,6 +11,13 @@ from repro.pins import write_pin, write_pins  # noqa: E402
 from repro.registry import MODELS  # noqa: E402
 from repro.tiny_models import artifacts_dir, build_tiny  # noqa: E402
 
+# Build exactly as `python -m repro` does (one thread, deterministic kernels): the pins must
+# match what the CLI builds.
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True, warn_only=True)
+
 bundled = Path(__file__).resolve().parent.parent / "repro" / "bundled"
 for d in sorted(p for p in bundled.iterdir() if p.is_dir()):
     print("data:", write_pins(d, d.name, "data.sha256"), d.name)
