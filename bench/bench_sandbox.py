@@ -25,6 +25,9 @@ from repro.sandbox import Sandbox, SandboxUnavailable  # noqa: E402
 from repro.sandbox.unsafe import UnsafeSubprocessLauncher  # noqa: E402
 
 PROGRAMS, TESTS, SLOTS = 24, 21, 2
+# Throughput targets (test executions/s on 2 cores, every protection on).
+TARGETS = {"strict": 150, "paper": 250}
+DOCKER_SHARE = 0.8  # Docker within 80 % of bubblewrap
 CODE = "a, b = map(int, input().split())\nprint(a * b)\n"
 IO = {"inputs": [f"{i} {i + 1}\n" for i in range(TESTS)],
       "outputs": [f"{i * (i + 1)}\n" for i in range(TESTS)]}
@@ -33,8 +36,8 @@ SAMPLES = [{"problem_id": "p", "sample": i, "code": CODE} for i in range(PROGRAM
 PAPER_ONE_PROCESS = (
     "import sys, json, numpy, unittest.mock; sys.path[:0] = sys.argv[1].split(':'); "
     "import apps_child; "
-    "r = apps_child.run_paper(sys.argv[2], json.loads(sys.argv[3]), 4); "
-    "assert all(x is True for x in r['results']), r")
+    "r = apps_child.paper({'code': sys.argv[2], 'inputs': json.loads(sys.argv[3])['inputs']}); "
+    "assert [t['lines'] for t in r['tests']] == [[o.strip()] for o in json.loads(sys.argv[3])['outputs']], r")
 
 
 def timed(label, fn):
@@ -56,7 +59,7 @@ def bare_subprocess():
 
 
 def process_per_program():
-    here = f"{ROOT / 'repro' / 'tasks' / 'apps'}:{ROOT / 'repro' / 'sandbox'}"
+    here = f"{ROOT / 'repro' / 'tasks' / 'apps'}:{ROOT / 'repro' / 'sandbox'}"  # apps_child, values, pyscript
     def one_program(_):
         subprocess.run(["/usr/bin/python3", "-c", PAPER_ONE_PROCESS, here, CODE,
                         json.dumps(IO)], check=True,
@@ -111,7 +114,23 @@ def machine():
             f"{bwrap or 'bwrap absent'}; {docker_engine()}\n- packages: {versions}\n")
 
 
+def target_rows(rows) -> list[str]:
+    measured = {r["setup"]: r["tests_per_s"] for r in rows if "tests_per_s" in r}
+    out = []
+    for mode, target in TARGETS.items():
+        bwrap = measured.get(f"bubblewrap fork server, {mode} mode")
+        docker = measured.get(f"docker fork server, {mode} mode")
+        out.append(f"| bubblewrap {mode} >= {target}/s | "
+                   + (f"{bwrap:.0f}/s | {'yes' if bwrap >= target else 'NO'} |" if bwrap else "not run | |"))
+        if bwrap and docker:
+            share = docker / bwrap
+            out.append(f"| docker {mode} >= {DOCKER_SHARE:.0%} of bubblewrap | {share:.0%} | "
+                       f"{'yes' if share >= DOCKER_SHARE else 'NO'} |")
+    return out
+
+
 def main():
+    load_before = os.getloadavg()[0]
     rows = [timed("bare subprocess per test (no sandbox)", bare_subprocess),
             timed("one process per program, in-process exec (reference style, no sandbox)",
                   process_per_program)]
@@ -122,6 +141,7 @@ def main():
                                   backend_runs(backend, mode)))
             except SandboxUnavailable as exc:
                 rows.append({"setup": f"{backend}, {mode} mode", "skipped": str(exc).splitlines()[0]})
+    load_during = f"{load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end, {os.cpu_count()} cores"
     base = {r["setup"].split(",")[1].strip(): r for r in rows
             if r["setup"].startswith("unsafe-subprocess") and "seconds" in r}
     lines = ["# Sandbox throughput\n", f"Workload: {PROGRAMS} programs x {TESTS} stdin tests "
@@ -138,6 +158,9 @@ def main():
             ratio = f"{r['seconds'] and base[mode]['seconds'] / r['seconds']:.0%}"
         lines.append(f"| {r['setup']} | {r['seconds']:.2f} | {r['programs_per_s']:.1f} | "
                      f"{r['tests_per_s']:.0f} | {ratio} |")
+    lines += ["", f"Targets (load average during the run: {load_during}):", "",
+              "| target | measured | met |", "|---|---|---|"]
+    lines += target_rows(rows)
     lines += ["", "Starting a pool of 2 slots (and closing it after one run):", "",
               "| backend | open seconds | open + run + close seconds |", "|---|---|---|"]
     for backend in ("bubblewrap", "docker"):

@@ -99,3 +99,25 @@ def test_docker_image_without_a_need_is_not_used_for_it():
         pytest.skip(f"docker backend unavailable here: {reason}")
     with pytest.raises(SandboxUnavailable, match="provides only"):
         open_sandbox("docker", slots=1, setup=NEEDS_A_TOOL)
+
+
+def test_lost_worker_is_replaced_for_the_next_program(bwrap_reason):
+    """A worker lost during a short-lived thread's request is replaced at once by the pool's
+    own spawner thread: bwrap's --die-with-parent would kill a replacement started by the
+    short-lived thread as soon as that thread ends, failing the next, unrelated program."""
+    import threading
+    if bwrap_reason:
+        pytest.skip(f"bubblewrap backend unavailable here: {bwrap_reason}")
+    with open_sandbox("bubblewrap", slots=1) as sb:
+        lost = {}
+
+        def short_lived():
+            sb.slots[0].process.popen.kill()  # the worker dies (as after an OOM kill)
+            lost.update(sb.run("print(1)"))
+        thread = threading.Thread(target=short_lived)
+        thread.start()
+        thread.join()
+        assert lost["status"] == "sandbox-failure"
+        after = sb.run("print(2)", timeout=5)
+        assert after["status"] == "exited" and after["stdout"] == "2\n", after
+        assert sb.info()["restarts"] == 1

@@ -101,6 +101,7 @@ ATTACKS = [
     "write_outside", "read_secrets", "network_loopback", "network_external",
     "docker_socket", "kill_parent", "kill_everything", "orphan_children",
     "ctypes_syscalls", "deep_recursion", "protocol_forgery", "exit_abruptly",
+    "signal_worker", "open_worker_memory", "inode_exhaustion",
 ]
 
 
@@ -157,6 +158,13 @@ def expect_syscalls_denied(answer):
         assert rc == "-1", f"raw syscall succeeded: {line}"
 
 
+def expect_inodes_bounded(answer):
+    from repro.sandbox.bubblewrap import WORKDIR_INODES
+    words = answer["stdout"].split()
+    assert words[:2] == ["stopped", "after"], answer["stdout"]
+    assert int(words[2]) <= WORKDIR_INODES, "the work directory has no inode limit"
+
+
 def expect_disk_bounded(answer):
     assert "stopped after" in answer["stdout"]
     files = int(answer["stdout"].split()[2])
@@ -170,7 +178,8 @@ CHECKS = {
     "deep_recursion": expect_failure, "disk_fill": expect_disk_bounded,
     "write_outside": expect_blocked_lines, "docker_socket": expect_blocked_lines,
     "network_loopback": expect_blocked_lines, "network_external": expect_blocked_lines,
-    "ctypes_syscalls": expect_syscalls_denied,
+    "ctypes_syscalls": expect_syscalls_denied, "open_worker_memory": expect_blocked_lines,
+    "inode_exhaustion": expect_inodes_bounded,
 }
 
 
@@ -199,3 +208,74 @@ def test_hostile_batch_leaves_other_programs_intact(sandbox):
             else:
                 assert record["results"] in ([-1], [False], [-2]), (mode, record)
     assert sandbox.info()["restarts"] == 0
+
+
+def call_based(source: str, fn_name: str) -> str:
+    """An attack as the body of the function a call-based problem names."""
+    body = "\n".join("    " + line for line in source.splitlines())
+    return f"def {fn_name}(x):\n{body}\n    return locals().get('found')\n"
+
+
+def test_no_program_passes_a_test_it_did_not_solve(sandbox):
+    """Reading the expected output from frames, objects, files or the worker's memory,
+    and forging the result channel: no verdict but the attacker's own changes, and it
+    never passes (both modes; a stdin and a call-based problem whose answer is secret)."""
+    token = uuid.uuid4().hex[:12]
+    secret = f"EXPECTED-{token}"
+    problems = {
+        "stdin": {"input_output": json.dumps({"inputs": ["x\n"], "outputs": [secret + "\n"]})},
+        "call": {"input_output": json.dumps({"inputs": [[1]], "outputs": [[secret]], "fn_name": "f"})},
+        "canary": {"input_output": json.dumps({"inputs": ["3 4\n"], "outputs": ["12\n"]})},
+    }
+    for pid, problem in problems.items():
+        problem.update(problem_id=pid, difficulty="interview")
+    samples = [{"problem_id": "canary", "sample": 0, "code": CANARY}]
+    for name in ("read_expected_from_memory", "forge_result_channel"):
+        source = attack_source(name, token, Path("/nonexistent"), 9)
+        for pid, code in (("stdin", source), ("call", call_based(source, "f"))):
+            samples.append({"problem_id": pid, "sample": len([s for s in samples if s["problem_id"] == pid]),
+                            "code": code})
+    for mode in ("paper", "strict"):
+        records = evaluate(samples, problems, mode=mode, sandbox=sandbox, progress=False,
+                           per_test_timeout=4)
+        for sample, record in zip(samples, records):
+            if sample["problem_id"] == "canary":
+                assert record["results"] == [True], (mode, record)
+            else:
+                assert True not in record["results"], (mode, sample["code"][:60], record)
+                assert record["results"] in ([False], [-1]), (mode, record)
+                assert not any(secret in (e or "") for e in record["errors"])
+    assert sandbox.info()["restarts"] == 0
+
+
+def test_no_program_sees_what_an_earlier_one_wrote(sandbox):
+    token = uuid.uuid4().hex[:12]
+    with open_apps_sandbox(sandbox.launcher.name, slots=1) as one:
+        left = one.run(attack_source("leave_files", token, Path("/x"), 9), timeout=5)
+        assert left["status"] == "exited" and left["stdout"].startswith("left"), left
+        assert int(left["stdout"].split()[1]) >= 2  # at least its work dir and HOME
+        after = one.run((HOSTILE / "find_left_files.py").read_text(), timeout=10)
+        assert after["stdout"] == "clean\n", after["stdout"]
+        # The inode limit is per program: a full tmpfs is empty again for the next one.
+        one.run(attack_source("inode_exhaustion", token, Path("/x"), 9), timeout=20)
+        again = one.run("import os\nfor i in range(500):\n    open(f'g{i}', 'w').close()\n"
+                        "print(len([n for n in os.listdir('.') if n.startswith('g')]))", timeout=10)
+        assert again["stdout"] == "500\n", again
+
+
+def test_the_worker_is_out_of_reach(sandbox):
+    """Programs run as another uid than the worker, which is not dumpable and ignores or
+    outlives every signal: after the attacks the same worker answers."""
+    ready = [slot.ready for slot in sandbox.slots]
+    assert all(r["non_dumpable"] for r in ready)
+    if sandbox.info().get("programs_uid_differs_from_worker"):
+        assert all(r["child_uid"] != r["uid"] for r in ready)
+        uid = sandbox.run("import os\nprint(os.getuid())")["stdout"].strip()
+        assert int(uid) != ready[0]["uid"]
+    for name in ("signal_worker", "open_worker_memory"):
+        for _ in range(2):  # both slots
+            answer = sandbox.run(attack_source(name, "x", Path("/x"), 9), timeout=5)
+            assert "OPENED" not in answer["stdout"], answer["stdout"]
+    assert [slot.ready["pid"] for slot in sandbox.slots] == [r["pid"] for r in ready]
+    assert sandbox.info()["restarts"] == 0
+    assert_canaries(sandbox)

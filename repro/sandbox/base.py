@@ -130,18 +130,54 @@ class Launcher:
         pass
 
 
-class Slot:
-    """One worker process and the line protocol with it; restarts itself on failure."""
+class Spawner:
+    """The one long-lived thread that starts every worker of a pool. A backend may tie a
+    worker's life to the thread that started it (bwrap `--die-with-parent` is
+    PR_SET_PDEATHSIG, which fires when that *thread* ends), so no worker is ever started
+    by a short-lived caller thread (e.g. a pool thread of the APPS harness)."""
 
-    def __init__(self, index: int, launcher: Launcher, worker_dir: Path):
+    def __init__(self):
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self.serve, name="sandbox-spawner", daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            function, done = job
+            try:
+                done["value"] = function()
+            except BaseException as exc:  # handed back to the caller
+                done["error"] = exc
+            done["event"].set()
+
+    def call(self, function):
+        done = {"event": threading.Event()}
+        self.jobs.put((function, done))
+        done["event"].wait()
+        if "error" in done:
+            raise done["error"]
+        return done["value"]
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+
+class Slot:
+    """One worker process and the line protocol with it; replaces a lost worker at once."""
+
+    def __init__(self, index: int, launcher: Launcher, worker_dir: Path, spawner: Spawner):
         self.index, self.launcher, self.worker_dir = index, launcher, worker_dir
+        self.spawner = spawner
         self.process: WorkerProcess | None = None
         self.buffer = b""
         self.ready: dict = {}
         self.restarts = 0
 
     def start(self) -> None:
-        self.process = self.launcher.spawn(self.index, self.worker_dir)
+        self.process = self.spawner.call(lambda: self.launcher.spawn(self.index, self.worker_dir))
         self.buffer = b""
         line = self.read_line(time.monotonic() + STARTUP_SECONDS)
         if line is None or not line.get("ready"):
@@ -178,9 +214,14 @@ class Slot:
             why = "no answer in time" if answer is None else ""
         if answer is None:
             # The worker died or hung (a program can kill it only by crashing the
-            # sandbox as a whole): destroy it, report, and start a fresh one next time.
+            # sandbox as a whole): destroy it, report, and start its replacement now so
+            # that the next program finds a ready worker (else it is retried next time).
             self.stop()
             self.restarts += 1
+            try:
+                self.start()
+            except SandboxUnavailable:
+                self.stop()
             return {"status": "sandbox-failure", "error": f"worker lost: {why}",
                     "exit_code": None, "stdout": "", "stderr": "", "result": None,
                     "time": wall_timeout}
@@ -209,7 +250,8 @@ class Sandbox:
         (self.worker_dir / "setup.json").write_text(json.dumps({"preload": list(setup.preload)}))
         os.chmod(self.worker_dir / "setup.json", 0o644)
         launcher.limits = self.limits
-        self.slots = [Slot(i, launcher, self.worker_dir) for i in range(slots)]
+        self.spawner = Spawner()
+        self.slots = [Slot(i, launcher, self.worker_dir, self.spawner) for i in range(slots)]
         self.free: queue.Queue[Slot] = queue.Queue()
         self.closed = False
         self.lock = threading.Lock()
@@ -237,6 +279,7 @@ class Sandbox:
             self.closed = True
         for slot in self.slots:
             slot.stop()
+        self.spawner.stop()
         self.launcher.close()
         shutil.rmtree(self.worker_dir, ignore_errors=True)
 

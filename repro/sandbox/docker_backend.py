@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from .base import Launcher, SandboxUnavailable, WorkerProcess
+from .bubblewrap import WORKDIR_INODES
 from .seccomp_policy import DENIED_SYSCALLS
 
 IMAGE = "peft-code-repro/sandbox:latest"
@@ -331,7 +332,8 @@ class DockerLauncher(Launcher):
             # Root-owned: a test writes only inside its own /work/tN (777, made and wiped
             # by the worker). No tmpfs on /tmp: as under bubblewrap, /tmp is not writable
             # (read-only root), and `tempfile` falls back to the test's directory.
-            tmpfs={WORKDIR: f"size={int(self.limits['workdir_bytes'])},mode=0755,uid=0,gid=0"},
+            tmpfs={WORKDIR: f"size={int(self.limits['workdir_bytes'])},nr_inodes={WORKDIR_INODES},"
+                            "mode=0755,uid=0,gid=0"},
             volumes={str(worker_dir): {"bind": WORKER_MOUNT, "mode": "ro"}},
             cap_drop=["ALL"], cap_add=list(WORKER_CAPABILITIES),
             security_opt=["no-new-privileges", f"seccomp={self.seccomp_json}"],
@@ -366,6 +368,7 @@ class DockerLauncher(Launcher):
                 "image_id": self.image_id, "containers": list(self.names),
                 "worker_capabilities": dict(WORKER_CAPABILITIES),
                 "container_limits": self.container_limits(), "per_slot_uid": True,
+                "programs_uid_differs_from_worker": True, "workdir_inode_limit": WORKDIR_INODES,
                 "seccomp": {"default": "allow",
                             "denied_with_eperm": list(DENIED_SYSCALLS),
                             "socket_families_allowed": ["AF_UNIX"],

@@ -2,12 +2,15 @@
 
 It reads one JSON request per line from its stdin and answers one JSON line on its
 stdout. Each request runs in a fresh forked child (so a program never sees another's
-state) with rlimits, a private work directory and, where the worker may, a different uid.
-After every child the worker kills whatever the child left behind and reaps it.
+state) with rlimits, a private work directory (also its HOME and TMPDIR) and, where the
+worker may, a different uid. After every child the worker kills whatever the child left
+behind, reaps it and wipes the whole work tmpfs. The worker itself is not dumpable and
+ignores every catchable signal.
 
 A request names a command, files, stdin, a payload, a timeout and limits; the answer is
-the raw outcome (exit status or signal, time, stdout, stderr tail, and what the program
-wrote on its result channel, descriptor 3). Commands:
+the raw outcome: what the worker observes itself (exit status or signal, time, stdout,
+stderr tail) and what was written on the result channel, descriptor 3, which the program
+can reach too (the host treats it as program output). Commands:
 - `["python", FILE]`: FILE (one of the request's files) runs as `__main__` in the child;
 - `["call", "MODULE:FUNCTION"]`: FUNCTION(payload) of a module the sandbox was given runs
   in the child; its return value is written as JSON on the result channel.
@@ -25,17 +28,39 @@ import signal
 import sys
 import time
 
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 STDERR_TAIL = 2000
+# Every signal a process may catch or ignore: the worker ignores them all (a program that
+# could reach it at all could not end it with one); each child restores the defaults.
+IGNORED_SIGNALS = tuple(getattr(signal, name) for name in (
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGALRM",
+    "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF"))
 
 
-def set_child_subreaper():
-    """Orphans of a test re-parent to the worker, which reaps them (no zombie build-up)."""
+def prctl(option, value):
     try:
         import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except Exception:  # pragma: no cover - PID 1 in a namespace reaps anyway
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except Exception:  # pragma: no cover - reported through info() as False
+        return False
+
+
+def harden_worker():
+    """Orphans of a test re-parent to the worker, which reaps them (no zombie build-up);
+    the worker is not dumpable (its /proc/<pid>/mem, environ, fds stay closed to programs
+    even of its own uid) and ignores every catchable signal."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    dumpable_off = prctl(PR_SET_DUMPABLE, 0)
+    for sig in IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    return {"non_dumpable": dumpable_off, "signals_ignored": len(IGNORED_SIGNALS)}
+
+
+def restore_child_signals():
+    for sig in IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter
 
 
 class Worker:
@@ -63,20 +88,20 @@ class Worker:
         self.proto_out.write((json.dumps(obj) + "\n").encode("utf-8"))
 
     def serve(self):
-        set_child_subreaper()
+        hardening = harden_worker()
         for path in self.config.get("python_path", []):
             if path not in sys.path:
                 sys.path.append(path)
         os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                           "MKL_NUM_THREADS": "1", "HOME": self.workroot,
-                           "TMPDIR": self.workroot, "PYTHONHASHSEED": "0"})
+                           "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
         import site  # -S skipped it: add exit/quit/help as a normal interpreter has them
         site.setquit()
         site.setcopyright()
         site.sethelper()
         import pyscript  # noqa: F401 - the runner of `python` commands, warm in every child
         versions = {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid(),
-                    "modules": preload(self.config.get("preload", []))}
+                    "child_uid": self.child_uid if os.getuid() == 0 else os.getuid(),
+                    "modules": preload(self.config.get("preload", [])), **hardening}
         self.send({"ready": True, **versions})
         while True:
             line = self.proto_in.readline()
@@ -100,6 +125,7 @@ class Worker:
         limits = request.get("limits", {})
         self.counter += 1
         workdir = os.path.join(self.workroot, "t%d" % self.counter)
+        wipe_contents(self.workroot)  # nothing of an earlier program is left anywhere
         os.mkdir(workdir, 0o777)
         os.chmod(workdir, 0o777)
         stdin_fd = os.memfd_create("stdin")
@@ -166,7 +192,7 @@ class Worker:
                 break
             if reaped == 0:
                 time.sleep(0.002)
-        remove_tree(workdir)
+        wipe_contents(self.workroot)
 
     # ---- the child -----------------------------------------------------------------
     def child(self, command, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd):
@@ -178,6 +204,8 @@ class Worker:
             os.dup2(err_fd, 2)
             os.dup2(res_fd, 3)
             os.closerange(4, 65536)
+            restore_child_signals()
+            os.environ["HOME"] = os.environ["TMPDIR"] = workdir
             os.chdir(workdir)
             if self.child_uid is not None and os.getuid() == 0:
                 os.setgroups([])
@@ -277,6 +305,19 @@ def parse_result(text):
         return json.loads(text)
     except ValueError:
         return {"unparsable": text[:200]}
+
+
+def wipe_contents(root):
+    """Remove everything inside `root` (the work tmpfs), whoever made it."""
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            remove_tree(path)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def remove_tree(path):

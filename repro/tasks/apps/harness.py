@@ -1,14 +1,17 @@
 """APPS test execution on top of the sandbox: per-test verdicts in `paper` or `strict` mode.
 
 Owns the host side of the APPS harness: turning (sample, problem) pairs into sandbox
-requests, the per-program time limits, strict mode's output comparison (on the host, from
-the program's raw stdout) and the result records of `apps_results.jsonl`. What happens
-*inside* the sandbox for each mode is in `apps_child.py` beside this file (shipped into
-the sandbox by `SETUP`); docs/APPS_VERDICTS.md shows every behaviour with its verdict in
-both modes.
+requests that carry the program and the test inputs (never the expected outputs), the
+per-program time limits, checking the raw outcome records that come back, and the result
+records of `apps_results.jsonl`. The sandbox only runs (`apps_child.py`, shipped with
+`values.py` by `SETUP`); the verdicts are decided here by `judge.py`.
+docs/APPS_VERDICTS.md shows every behaviour with its verdict in both modes.
 
-Per-test result: True (passed), False (wrong output), -1 (runtime error or timeout),
--2 (compile error; the whole `results` list is then `[-2]`).
+Per-test result: True (passed), False (wrong output), -1 (runtime error, timeout, crash or
+a malformed outcome record), -2 (compile error; the whole `results` list is then `[-2]`),
+-3 (judge error: the judge failed, not the program; counted as `judge_errors`). Each
+record also counts `live_objects`: call-based tests whose returned object only its own
+`__eq__` could compare (judged unequal, see values.py).
 """
 from __future__ import annotations
 
@@ -20,12 +23,12 @@ from pathlib import Path
 from repro.errors import UserError
 from repro.sandbox import Setup, open_sandbox
 
-from .apps_child import strict_output_matches
+from . import judge
 from .metrics import MODES
 
 # The in-sandbox half: apps_child.py beside the worker; unittest.mock and numpy warm in the
 # worker before any fork, as the reference harness has them imported before the program.
-SETUP = Setup(files={"apps_child.py": Path(__file__).with_name("apps_child.py")},
+SETUP = Setup(files={name: Path(__file__).with_name(name) for name in ("apps_child.py", "values.py")},
               preload=("unittest.mock", "apps_child", "numpy"))
 FULL_STDOUT = 1 << 30  # strict mode compares all of it (RLIMIT_FSIZE caps it far lower)
 PAPER_GLOBAL_TIMEOUT = 10.0 + 1.0  # the reference's TIMEOUT = 10, joined with timeout + 1
@@ -55,7 +58,8 @@ def open_apps_sandbox(backend: str = "auto", **kwargs):
 
 
 def failed_everywhere(n_tests: int, error: str) -> dict:
-    return {"results": [-1] * n_tests, "times": [None] * n_tests, "errors": [error] * n_tests}
+    return {"results": [-1] * n_tests, "times": [None] * n_tests, "errors": [error] * n_tests,
+            "live_objects": 0, "judge_errors": 0}
 
 
 def death_reason(answer: dict, timeout_label: str = "timeout") -> str:
@@ -69,44 +73,82 @@ def death_reason(answer: dict, timeout_label: str = "timeout") -> str:
     return (tail[-1] if tail else f"exit code {answer.get('exit_code')}")[:200]
 
 
+def malformed(n_tests: int, why: str) -> dict:
+    return failed_everywhere(n_tests, f"malformed outcome record: {why}")
+
+
 def evaluate_paper(sandbox, code: str, in_outs: dict, per_test_timeout: float) -> dict:
     """One child runs every test, like the reference's one process per program; if it
-    does not report within the global limit (or dies), every test is -1."""
+    does not report within the global limit (or dies), every test is -1. The host judges
+    each test from its raw outcome (judge.py)."""
     n_tests = len(in_outs["inputs"])
+    call_based = in_outs.get("fn_name") is not None
     answer = sandbox.execute({"command": ["call", "apps_child:paper"],
-                              "payload": {"code": code, "in_outs": in_outs,
+                              "payload": {"code": code, "fn_name": in_outs.get("fn_name"),
+                                          "inputs": [judge.paper_inputs(i, call_based)
+                                                     for i in in_outs["inputs"]],
                                           "per_test_timeout": int(per_test_timeout)},
                               "timeout": PAPER_GLOBAL_TIMEOUT, "return_stdout": 0})
     result = answer.get("result")
-    if answer.get("status") != "exited" or not isinstance(result, dict) \
-            or "results" not in result:
+    if answer.get("status") != "exited" or answer.get("exit_code") != 0 \
+            or not isinstance(result, dict):
         return failed_everywhere(n_tests, death_reason(answer, "global timeout"))
-    return {"results": result["results"], "times": result["times"],
-            "errors": result["errors"]}
+    if set(result) == {"compile_error"} and isinstance(result["compile_error"], str):
+        return {"results": [-2], "times": [0.0], "errors": [result["compile_error"]],
+                "live_objects": 0, "judge_errors": 0}
+    tests = result.get("tests")
+    if set(result) != {"tests"} or not isinstance(tests, list) or len(tests) != n_tests:
+        return malformed(n_tests, "not one outcome per test")
+    try:
+        tests = [judge.check_outcome(t, call_based) for t in tests]
+    except ValueError as exc:
+        return malformed(n_tests, str(exc)[:200])
+    out = {"results": [], "times": [], "errors": [], "live_objects": 0, "judge_errors": 0}
+    for index, outcome in enumerate(tests):
+        try:
+            verdict, error, live = judge.paper_test(outcome, in_outs["outputs"], index, call_based)
+        except Exception as exc:  # a judge bug, never the program's failure
+            verdict, error, live = judge.JUDGE_ERROR, f"judge error: {exc!r}"[:300], False
+        if verdict is None:
+            continue  # the reference appends nothing for this test
+        out["results"].append(verdict)
+        out["times"].append(outcome.get("time") if isinstance(outcome.get("time"), float) else None)
+        out["errors"].append(error)
+        out["live_objects"] += live
+        out["judge_errors"] += type(verdict) is int and verdict == judge.JUDGE_ERROR
+    return out
 
 
-def strict_test(sandbox, code: str, in_outs: dict, index: int, timeout: float) -> tuple:
-    inputs, expected = in_outs["inputs"][index], in_outs["outputs"][index]
-    if in_outs.get("fn_name"):
-        # APPS stores each call-based answer wrapped in a one-element list; strict compares with
-        # that answer (the reference harness accepts either the list or its first element).
-        if isinstance(expected, list) and len(expected) == 1:
-            expected = expected[0]
-        answer = sandbox.execute({"command": ["call", "apps_child:strict_call"],
-                                  "payload": {"code": code, "fn_name": in_outs["fn_name"],
-                                              "inputs": inputs, "expected": expected},
-                                  "timeout": timeout, "return_stdout": 0})
-        result = answer.get("result")
-        if answer.get("status") == "exited" and isinstance(result, dict) and "verdict" in result:
-            return result["verdict"], answer["time"], result.get("error")
-        return -1, answer.get("time"), death_reason(answer)
+def strict_call_test(sandbox, code, fn_name, args, want, timeout) -> tuple:
+    answer = sandbox.execute({"command": ["call", "apps_child:strict_call"],
+                              "payload": {"code": code, "fn_name": fn_name, "args": args},
+                              "timeout": timeout, "return_stdout": 0})
+    result = answer.get("result")
+    if answer.get("status") != "exited" or answer.get("exit_code") != 0:
+        return -1, answer.get("time"), death_reason(answer), False
+    try:
+        outcome = judge.check_outcome(result, call_based=True)
+    except ValueError as exc:
+        return -1, answer.get("time"), f"malformed outcome record: {exc}"[:300], False
+    try:
+        verdict, error, live = judge.strict_call_test(outcome, want)
+    except Exception as exc:  # a judge bug, never the program's failure
+        verdict, error, live = judge.JUDGE_ERROR, f"judge error: {exc!r}"[:300], False
+    return verdict, answer.get("time"), error, live
+
+
+def strict_script_test(sandbox, code, inputs, expected, timeout) -> tuple:
     stdin = "\n".join(inputs) if isinstance(inputs, list) else str(inputs)
     expected_text = "\n".join(expected) if isinstance(expected, list) else str(expected)
     answer = sandbox.execute({"command": ["python", "main.py"], "files": {"main.py": code},
                               "stdin": stdin, "timeout": timeout, "return_stdout": FULL_STDOUT})
-    if answer.get("status") == "exited" and answer.get("exit_code") == 0:
-        return bool(strict_output_matches(answer["stdout"], expected_text)), answer["time"], None
-    return -1, answer.get("time"), death_reason(answer)
+    if answer.get("status") != "exited" or answer.get("exit_code") != 0:
+        return -1, answer.get("time"), death_reason(answer), False
+    try:
+        verdict = judge.strict_output_matches(answer["stdout"], expected_text)
+        return verdict, answer["time"], None, False
+    except Exception as exc:  # a judge bug, never the program's failure
+        return judge.JUDGE_ERROR, answer.get("time"), f"judge error: {exc!r}"[:300], False
 
 
 def evaluate_strict(sandbox, code: str, in_outs: dict, per_test_timeout: float) -> dict:
@@ -114,22 +156,34 @@ def evaluate_strict(sandbox, code: str, in_outs: dict, per_test_timeout: float) 
     get -1 (earlier verdicts stand)."""
     compiled = sandbox.execute({"command": ["call", "pyscript:compile_check"], "payload": code,
                                 "timeout": per_test_timeout, "return_stdout": 0})
-    check = compiled.get("result") or {}
-    if compiled.get("status") != "exited" or not check.get("ok"):
+    check = compiled.get("result") if isinstance(compiled.get("result"), dict) else {}
+    if compiled.get("status") != "exited" or check.get("ok") is not True:
         return {"results": [-2], "times": [compiled.get("time")],
-                "errors": [check.get("error") or death_reason(compiled)]}
-    out = {"results": [], "times": [], "errors": []}
+                "errors": [str(check.get("error") or death_reason(compiled))[:300]],
+                "live_objects": 0, "judge_errors": 0}
+    fn_name = in_outs.get("fn_name")
+    if fn_name:
+        args = judge.strict_args(in_outs["inputs"])
+        wants = judge.strict_expected(in_outs["outputs"])
+    out = {"results": [], "times": [], "errors": [], "live_objects": 0, "judge_errors": 0}
     spent = 0.0
     for index in range(len(in_outs["inputs"])):
         if spent >= PROGRAM_TIMEOUT:
-            verdict, seconds, error = -1, None, "program time budget spent"
+            verdict, seconds, error, live = -1, None, "program time budget spent", False
         else:
             timeout = min(per_test_timeout, PROGRAM_TIMEOUT - spent)
-            verdict, seconds, error = strict_test(sandbox, code, in_outs, index, timeout)
+            if fn_name:
+                verdict, seconds, error, live = strict_call_test(
+                    sandbox, code, fn_name, args[index], wants[index], timeout)
+            else:
+                verdict, seconds, error, live = strict_script_test(
+                    sandbox, code, in_outs["inputs"][index], in_outs["outputs"][index], timeout)
             spent += seconds or 0.0
         out["results"].append(verdict)
         out["times"].append(seconds)
         out["errors"].append(error)
+        out["live_objects"] += live
+        out["judge_errors"] += type(verdict) is int and verdict == judge.JUDGE_ERROR
     return out
 
 

@@ -2,7 +2,8 @@
 
 Input is one record per (problem, sample) as the execution harness writes it to
 `apps_results.jsonl`; per test `true` passed, `false` wrong output, `-1` runtime error or
-timeout, `-2` compile error (then the whole list is `[-2]`). Only `true` counts as passed,
+timeout, `-2` compile error (then the whole list is `[-2]`), `-3` judge error (the judge
+failed, not the program; counted apart by the harness). Only `true` counts as passed,
 as in the APPS reference metric (`result > 0`), so a compile error scores 0 whatever the
 number of tests.
 
@@ -27,7 +28,7 @@ from repro.errors import UserError
 
 DIFFICULTIES = ("introductory", "interview", "competition")
 MODES = ("paper", "strict")
-RUNTIME_ERROR, COMPILE_ERROR = -1, -2
+RUNTIME_ERROR, COMPILE_ERROR, JUDGE_ERROR = -1, -2, -3
 
 
 class PassAtKError(ValueError):
@@ -71,11 +72,11 @@ def passes_all(results: list) -> bool:
 
 
 def _check_results(results, record: int) -> None:
-    expected = "a non-empty list of true, false, -1, or the single-element list [-2]"
+    expected = "a non-empty list of true, false, -1, -3, or the single-element list [-2]"
     if not isinstance(results, list) or not results:
         raise AppsRecordError(f"got {results!r}", record=record, field="results", expected=expected)
     for r in results:
-        if not (isinstance(r, bool) or (type(r) is int and r in (RUNTIME_ERROR, COMPILE_ERROR))):
+        if not (isinstance(r, bool) or (type(r) is int and r in (RUNTIME_ERROR, COMPILE_ERROR, JUDGE_ERROR))):
             raise AppsRecordError(f"unknown test result {r!r}", record=record,
                                   field="results", expected=expected)
     if COMPILE_ERROR in [r for r in results if not isinstance(r, bool)] and len(results) != 1:

@@ -49,7 +49,8 @@ def scorer(ctx) -> "Scores":
                              allow_unsafe=ctx.options.get("allow_unsafe", False), progress=ctx.progress)
     return Scores(metrics, meta={"sandbox": info, "apps_verdict_modes": {
         "paper": "reference-harness verdicts (metrics `apps/...`)",
-        "strict": "real script, line-by-line comparison (metrics `apps-strict/...`)"}})
+        "strict": "real script, token-wise contest judge (metrics `apps-strict/...`)"},
+        "apps_judge": info.pop("apps_judge")})
 
 
 def evaluate(test: list[dict], candidates: list[list[str]], out_dir: Path, *, from_reference: bool,
@@ -63,6 +64,7 @@ def evaluate(test: list[dict], candidates: list[list[str]], out_dir: Path, *, fr
     n_samples = min(len(c) for c in candidates) if candidates else 0
     ks = tuple(k for k in ks if k <= n_samples) if from_reference else tuple(ks)
     metrics: dict = {}
+    judged: dict = {}
     with open_apps_sandbox(sandbox_backend, allow_unsafe=allow_unsafe) as sandbox:
         info = sandbox.info()
         for mode in modes:
@@ -70,9 +72,15 @@ def evaluate(test: list[dict], candidates: list[list[str]], out_dir: Path, *, fr
             # Verdicts are deterministic and pinned; per-test wall times and error texts (which
             # can name the backend) are not, so they live in their own file, like resources.json.
             details = [{"problem_id": r["problem_id"], "sample": r["sample"], "times": r.pop("times", None),
-                        "errors": r.pop("errors", None)} for r in recs]
+                        "errors": r.pop("errors", None), "live_objects": r.pop("live_objects", 0),
+                        "judge_errors": r.pop("judge_errors", 0)} for r in recs]
+            judged[mode] = {"live_object_comparisons": sum(d["live_objects"] for d in details),
+                            "judge_errors": sum(d["judge_errors"] for d in details)}
             records.write_jsonl(Path(out_dir) / f"apps_results.{mode}.jsonl", recs)
             records.write_jsonl(Path(out_dir) / f"apps_details.{mode}.jsonl", details)
             prefix = "apps" if mode == "paper" else "apps-strict"
             metrics.update(flatten(score_apps(recs, ks=ks), prefix))
+    info["apps_judge"] = {**judged, "live_object_rule": "a returned object the typed encoding "
+                          "cannot carry is compared as unequal (its own __eq__ never runs on the host)",
+                          "judge_error_code": -3}
     return metrics, info
