@@ -1,7 +1,6 @@
 """Loading a base model and its tokenizer: tiny local stand-ins or hub models at a pinned revision."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from repro.errors import UserError
 from repro.registry import ModelSpec

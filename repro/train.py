@@ -9,6 +9,7 @@ Runs single-process or under `accelerate launch` (Trainer picks up the distribut
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path

@@ -2,14 +2,13 @@
 behaviour (rebuilt from the PyPI package's internals with the evaluator's settings), and
 the documented disagreements with the PyPI package."""
 import json
-import math
 import os
 import subprocess
 import sys
 
 import pytest
 
-from repro.metrics import codebleu_paper, codebleu_pypi
+from repro.metrics import codebleu_pypi
 from repro.metrics.codebleu_paper import (PAPER_PYTHON_KEYWORDS, corpus_codebleu,
                                           strip_comments_java_style)
 

@@ -1,5 +1,4 @@
 """`repro plan`: the memory model against Figure 1, fit flags, GPU-hours, the command."""
-import pytest
 
 from repro import plan
 from repro.cli import main
