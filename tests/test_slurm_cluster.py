@@ -73,7 +73,7 @@ def error_block(text: str) -> str:
 def test_bad_input_shard_fails_with_the_local_error(cluster, tmp_path):
     manifest = tmp_path / "bad.yaml"
     manifest.write_text("manifest_version: 1\nstudy: bad\n"
-                        "defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke, limit: 1, metrics: [em]}\n"
+                        "defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke, limit: 1, metrics: [em], code_version: tosem}\n"
                         "runs:\n  - id: bad-retriever\n    prompting: {strategy: rag, n: 1, retriever: gte-small}\n")
     local = repro("reproduce", "-m", str(manifest), "--out", str(tmp_path / "local"), "-q")
     assert local.returncode == 2, local.stderr

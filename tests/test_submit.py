@@ -164,7 +164,7 @@ def test_last_error_is_the_package_error_block(tmp_path):
 BAD = """\
 manifest_version: 1
 study: bad
-defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke, limit: 1, metrics: [em]}
+defaults: {model: tiny-llama, dataset: conala-bundled, rq: smoke, limit: 1, metrics: [em], code_version: tosem}
 runs:
   - id: bad-retriever
     prompting: {strategy: rag, n: 1, retriever: gte-small}

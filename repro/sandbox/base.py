@@ -134,7 +134,7 @@ class Spawner:
     """The one long-lived thread that starts every worker of a pool. A backend may tie a
     worker's life to the thread that started it (bwrap `--die-with-parent` is
     PR_SET_PDEATHSIG, which fires when that *thread* ends), so no worker is ever started
-    by a short-lived caller thread (e.g. a pool thread of the APPS harness)."""
+    by a short-lived caller thread (e.g. a pool thread of a task harness, repro/tasks/)."""
 
     def __init__(self):
         self.jobs: queue.Queue = queue.Queue()

@@ -120,7 +120,7 @@ class BubblewrapLauncher(Launcher):
                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"]
         # Parents bwrap would create 0700 when it runs as root: programs (another uid)
-        # must traverse them to reach /etc/alternatives, /etc/java-*, ...
+        # must traverse them to reach /etc/alternatives and what a task mounts (repro/tasks/)
         cmd += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/opt"]
         needed = sorted(p for pattern in self.host_paths for p in glob.glob(pattern))
         for path in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", *needed):
