@@ -90,7 +90,7 @@ DIFFERENCES: dict[str, Difference] = {
         "tosem: utils.py:63 all seven linear layers"),
 }
 
-SYSTEM_LINE = "Generate Python code given a natural language instruction."
+from repro.tasks.nl2code.prompts import SYSTEM_LINE  # noqa: E402  (one definition, owned by the task)
 # pe: test.py:93-94 -- the backslash continuation keeps the next line's 32-space indent.
 PAPER_ERA_EXAMPLE_INDENT = " " * 32
 # tosem: train.py:107 (the response template; its first two token ids are dropped, train.py:108).
