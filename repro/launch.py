@@ -53,6 +53,11 @@ def shard_argv(manifest: str, index: int, shards: int, out: str, only: str | Non
     return argv + list(extra or [])
 
 
+def versioned_name(manifest, code_version: str | None) -> str:
+    """The default results folder name, as `reproduce` names it (repro.cli._out_dir)."""
+    return Path(manifest.path).stem + (f".code-{code_version}" if code_version else "")
+
+
 def run_shard(argv: list[str]) -> int:
     """The array task: the CLI in-process; exit codes 0 (all pass) and 1 (some check fails) both finish the shard."""
     import signal
@@ -283,8 +288,10 @@ def cmd_submit(args) -> int:
     from repro import status as tracking
     from repro.manifest import load_manifest
 
-    manifest = load_manifest(args.manifest)  # fail here, not in every task, on a bad manifest
-    out = Path(args.out or Path("results") / Path(manifest.path).stem).resolve()
+    # Fail here, not in every task, on a bad manifest; with --code-version every shard follows
+    # that version and the results go where `reproduce --code-version` puts them.
+    manifest = load_manifest(args.manifest, code_version=args.code_version)
+    out = Path(args.out or Path("results") / versioned_name(manifest, args.code_version)).resolve()
     folder = Path(args.log_dir).resolve() if args.log_dir else out / ".submitit"
     profile = load_profile(args.profile)
     given = cli_resources(args)
@@ -319,6 +326,8 @@ def cmd_submit(args) -> int:
         if not runs:
             raise UserError("no run matches the selection", field="--only", fix="check the pattern with `repro list`")
         extra = ["--allow-unpinned"] if args.allow_unpinned else []
+        if args.code_version:
+            extra += ["--code-version", args.code_version]
         shards = plan_shards(manifest, runs, args.shards, str(out), merge_resources(profile, given),
                              only=args.only, rq=args.rq, extra=extra, classes=classes)
     if args.dry_run:
@@ -348,6 +357,8 @@ def print_plan(shards: list[Shard], executor_kind: str, folder: Path, job_name: 
              s.resources.get("gres") or s.resources.get("gpus"), s.resources["mem_gb"], s.resources["timeout_min"]]
             for s in shards]
     print(tabulate(rows, headers=["shard", "runs", "memory class", "peak GB (est.)", "GPUs", "mem GB", "time (min)"]))
+    if shards:
+        print(f"\nshard {shards[0].name} runs: python -m repro {' '.join(shards[0].argv)}")
     if executor_kind != "slurm":
         print(f"\n{executor_kind} executor: tasks run as local processes (no sbatch)")
         return
@@ -391,6 +402,9 @@ def register(subparsers) -> None:
     res.add_argument("--sbatch-flag", action="append", metavar="FLAG",
                      help="extra sbatch flag, repeatable, e.g. --sbatch-flag=--constraint=a100")
     sp.add_argument("--allow-unpinned", action="store_true", help="pass --allow-unpinned to every shard")
+    sp.add_argument("--code-version", choices=["paper-era", "tosem"],
+                    help="every shard follows this version of the authors' code (as `reproduce --code-version`; "
+                         "results default to results/<manifest>.code-<version>)")
     sp.set_defaults(func=cmd_submit)
 
 

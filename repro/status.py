@@ -265,8 +265,10 @@ def shards_to_resume(manifest, out: Path, record: dict):
 def cmd_status(args) -> int:
     from repro.manifest import load_manifest
 
-    manifest = load_manifest(args.manifest)
-    out = Path(args.results) if args.results else Path("results") / Path(manifest.path).stem
+    from repro.launch import versioned_name
+
+    manifest = load_manifest(args.manifest, code_version=args.code_version)
+    out = Path(args.results) if args.results else Path("results") / versioned_name(manifest, args.code_version)
     print_status(manifest, out.resolve(), quiet=args.quiet, fmt=args.format)
     return 0
 
@@ -276,5 +278,7 @@ def register(subparsers) -> None:
     sp.add_argument("--manifest", "-m", required=True)
     sp.add_argument("--results", help="results directory (default results/<manifest name>)")
     sp.add_argument("--quiet", "-q", action="store_true", help="shards only, not every run")
+    sp.add_argument("--code-version", choices=["paper-era", "tosem"],
+                    help="the code version the submission followed (as given to `submit`)")
     sp.add_argument("--format", choices=["simple", "github"], default="simple")
     sp.set_defaults(func=cmd_status)

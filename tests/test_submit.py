@@ -80,6 +80,15 @@ def test_dry_run_prints_the_sbatch_file_and_submits_nothing(tmp_path, profile, c
     assert not out.exists()
 
 
+def test_code_version_reaches_every_shard(tmp_path, capsys):
+    out = tmp_path / "results"
+    assert main(["submit", "-m", "manifests/smoke.yaml", "--shards", "2", "--executor", "local", "--out", str(out),
+                 "--code-version", "tosem", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "--code-version tosem" in text and "--shard 0/2" in text, text
+    assert not out.exists()
+
+
 def test_group_by_memory_keeps_train_runs_with_their_evaluations(profile, capsys):
     """Paper manifest: every shard's runs fit its class's GPU by `repro plan`; small runs on the
     small class; shards partition the runs; a train run precedes its evaluations in its shard."""
