@@ -101,16 +101,15 @@ def sweep_temp(temp: str | os.PathLike | None = None) -> list[Path]:
     return removed
 
 
-def sweep_tree(root: str | os.PathLike) -> list[Path]:
+def sweep_tree(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """Remove hidden scratch entries (`.<name>.<tag>.<random>.tmp`) of dead owners anywhere
-    below `root`, without following symbolic links."""
+    below `root` (`recursive=False`: in `root` itself), without following symbolic links."""
     removed = []
     for top, dirs, files in os.walk(root):
-        for name in list(dirs) + files:
+        for name in dirs + files:
             match = HIDDEN_NAME.fullmatch(name)
             if match and not owner_alive(match):
                 _remove(Path(top) / name)
                 removed.append(Path(top) / name)
-                if name in dirs:
-                    dirs.remove(name)
+        dirs[:] = [d for d in dirs if recursive and os.path.isdir(os.path.join(top, d))]
     return removed
