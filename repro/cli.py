@@ -103,8 +103,8 @@ def _run_many(args, manifest, runs) -> Path:
     todo, kept_stale = [], []
     for r in runs:
         reason, only_stale = (("--force", False) if args.force else why_redo(r, out / r.id))
-        if reason is None and process_rank() == 0:
-            for path, moved_to in set_aside_unlisted(out, out / r.id):
+        if reason is None:
+            for path, moved_to in (set_aside_unlisted(out, out / r.id) if process_rank() == 0 else []):
                 print(f"note: {path} is not part of the run {r.id} (its {r.id}/SHA256SUMS does not list it): "
                       f"moved to {moved_to}; delete it there, or keep it outside the run directory", flush=True)
         elif only_stale and getattr(args, "keep_stale", False):

@@ -272,17 +272,20 @@ def write_report(manifest, results: Path, out_dir: Path, fmt: str = "simple") ->
         raise UserError("the report directory exists and holds files that `repro report` did not write",
                         file=str(out_dir), field="--out",
                         fix="pass a new directory (or an earlier report's) to --out, or move those files away")
+    from filelock import FileLock
+
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    scratch.sweep_tree(out_dir.parent, recursive=False)   # build directories of killed reports
-    prefix, suffix = scratch.hidden_name(out_dir.name)
-    build = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=out_dir.parent))
-    try:
-        text, status = _write_report_files(manifest, results, build, fmt)
-        records.write_json(build / paths.MARKER, {"report": manifest.path})
-        records.write_sums(build)  # so `repro verify` covers a report written inside a results directory
-        _swap_into_place(build, out_dir)
-    finally:
-        shutil.rmtree(build, ignore_errors=True)
+    with FileLock(str(out_dir.with_name(f".{out_dir.name}.lock"))):   # one report writer at a time
+        scratch.sweep_tree(out_dir.parent, recursive=False)   # build directories of killed reports
+        prefix, suffix = scratch.hidden_name(out_dir.name)
+        build = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=out_dir.parent))
+        try:
+            text, status = _write_report_files(manifest, results, build, fmt)
+            records.write_json(build / paths.MARKER, {"report": manifest.path})
+            records.write_sums(build)  # so `repro verify` covers a report written inside a results directory
+            _swap_into_place(build, out_dir)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
     print(text)
     print(f"wrote {out_dir / 'report.md'}, {out_dir / 'report.txt'} and {out_dir / 'figures'}/")
     return status
