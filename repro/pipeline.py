@@ -263,6 +263,7 @@ def _make_run(run: Run, manifest: Manifest, out_root: Path, run_dir: Path, progr
             "freshness": freshness.identity(run, out_root, pinned, result.get("embeddings")),
             **result.get("meta", {})}
     records.write_json(tmp_dir / "run.json", meta)
+    shutil.rmtree(tmp_dir / "checkpoints", ignore_errors=True)  # the run is complete: nothing resumes from them
     records.write_sums(tmp_dir)
     paths.rename_into_place(out_root, tmp_dir, run_dir)
     return run_dir

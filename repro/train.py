@@ -105,7 +105,8 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     Checkpoints (weights, optimizer, scheduler and RNG states) go to `checkpoint_dir` (the
     run's partial directory; else a temporary directory). Training resumes from the last
     complete checkpoint found there (`last_complete_checkpoint`), with the same weights and
-    training loss as an uninterrupted run; the directory is removed once training has succeeded."""
+    training loss as an uninterrupted run (also from the final checkpoint: no step runs again).
+    A caller's `checkpoint_dir` is left for the caller to remove; a temporary one is removed."""
     from transformers import Trainer, TrainingArguments
 
     enc = lambda rows: [encode_row(tokenizer, r, seq2seq, cfg["max_length"]) for r in rows]
@@ -160,9 +161,11 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     finally:
         if world > 1 and trainer is not None:
             trainer.accelerator.wait_for_everyone()  # every rank is done reading checkpoints
-        # Checkpoints are kept after a failure (the next attempt resumes from them), except in a
-        # temporary directory, which nothing would find again.
-        if device.rank() == 0 and (succeeded or checkpoint_dir is None):
+        # The caller's checkpoints are kept, also after success: a run killed after training (e.g.
+        # while saving its weights) resumes from the last one instead of training again; the
+        # caller removes them once the run is complete (repro.pipeline). A temporary directory,
+        # which nothing would find again, goes now.
+        if device.rank() == 0 and checkpoint_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 

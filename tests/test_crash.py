@@ -131,6 +131,7 @@ def test_sigkill_at_four_points_then_resume_is_byte_identical(tmp_path):
         return bars and 0 < bars[-1][0] < bars[-1][1] and (out / f".{EVAL}.partial").is_dir()
 
     _wait_for(proc, log, generating, "generation half-way")
+    assert "resuming training from checkpoint-100" in log.read_text(), "killed after training: not trained again"
     _assert_no_orphans(_kill(proc, log))
     assert (out / TRAIN).is_dir() and not (out / EVAL).exists()
 
