@@ -93,18 +93,20 @@ def _setup_runtime(args) -> None:
 def _run_many(args, manifest, runs) -> Path:
     from tqdm.auto import tqdm
 
-    from repro.pipeline import run_one, unexpected_files, why_redo
+    from repro.pipeline import process_rank, run_one, set_aside_unlisted, sweep_leftovers, why_redo
 
     out = _out_dir(args, manifest)
     _setup_runtime(args)
+    if process_rank() == 0:  # leftovers of killed processes (under `accelerate launch`, rank 0 alone)
+        for line in sweep_leftovers(out, manifest):
+            print(f"leftovers: {line}", flush=True)
     todo, kept_stale = [], []
     for r in runs:
         reason, only_stale = (("--force", False) if args.force else why_redo(r, out / r.id))
         if reason is None:
-            extra = unexpected_files(out / r.id)
-            if extra:
-                print(f"note: {r.id}: {len(extra)} file(s) not part of the result, e.g. {extra[0]}; "
-                      "they are ignored (remove them to silence this note)", flush=True)
+            for path, moved_to in (set_aside_unlisted(out, out / r.id) if process_rank() == 0 else []):
+                print(f"note: {path} is not part of the run {r.id} (its {r.id}/SHA256SUMS does not list it): "
+                      f"moved to {moved_to}; delete it there, or keep it outside the run directory", flush=True)
         elif only_stale and getattr(args, "keep_stale", False):
             kept_stale.append(r.id)
             print(f"keeping {r.id} although {reason} (--keep-stale)", flush=True)
@@ -159,7 +161,7 @@ def cmd_reproduce(args) -> int:
             raise UserError(f"cannot use the expected checksums: {e}", file=str(path), field="--expect-checksums",
                             fix="pass a file written by `--update-checksums` (e.g. checksums/smoke.sha256)")
     out = _run_many(args, m, runs)
-    status = 0
+    other_failures = []
     if args.update_checksums:
         from repro.verify import write_expected
 
@@ -173,15 +175,17 @@ def cmd_reproduce(args) -> int:
             print(f"\nOutputs differ from {args.expect_checksums}:")
             for p in problems:
                 print(f"  {p}")
-            status = 1
+            other_failures.append(f"{len(problems)} output file(s) differ from {args.expect_checksums}")
         else:
             print(f"\nOutputs match {args.expect_checksums} ({len(runs)} runs).")
-    return max(status, _compare_and_print(args, m, runs, out))
+    return _compare_and_print(args, m, runs, out, other_failures)
 
 
-def _compare_and_print(args, manifest, runs, out) -> int:
+def _compare_and_print(args, manifest, runs, out, other_failures: list[str] = ()) -> int:
     """The verdicts `repro report` gives (repro.verdicts), for the selected runs; with every
-    run selected, the same cells, aggregates, claims and exit code as the report."""
+    run selected, the same cells, aggregates, claims and exit code as the report. The final
+    verdict line also counts `other_failures` (e.g. outputs that differ from the expected
+    checksums), so it never says "all checks pass" when the exit code is not 0."""
     from repro.compare import claims_table, verdict_table
     from repro.verdicts import evaluate
 
@@ -192,11 +196,12 @@ def _compare_and_print(args, manifest, runs, out) -> int:
         print("\n" + verdict_table(verdicts.references, stale=set(stale)))
     if verdicts.claims:
         print("\n" + claims_table(verdicts.claims))
-    status = verdicts.exit_code
+    failures = len(verdicts.failures) + len(other_failures)
+    status = max(verdicts.exit_code, 1 if other_failures else 0)
     if stale:
         print(f"\nstale results kept (--keep-stale), made by older code or from older inputs: {', '.join(stale)}")
-    print("\nverdict:", "all checks pass" if status == 0 else f"SOME CHECKS FAIL ({len(verdicts.failures)})",
-          "(with stale results kept)" if stale else "")
+    print("\nverdict:", "all checks pass" if status == 0 else f"SOME CHECKS FAIL ({failures})"
+          + "".join(f"; {f}" for f in other_failures), "(with stale results kept)" if stale else "")
     return status
 
 

@@ -3,23 +3,39 @@
 `run_one(run, manifest, out_root)` loads data, builds prompts, tunes or loads tuned
 weights, generates, scores and writes `predictions.jsonl`, `metrics.json`, `run.json` and
 `SHA256SUMS` atomically into `<out_root>/<run id>/`. A run whose directory is complete,
-verified and made from the same configuration is skipped (resume).
+verified and made from the same configuration is skipped (resume). `sweep_leftovers`
+removes what killed processes left in the output root and the system temp directory;
+`set_aside_unlisted` moves files that are not part of a finished run out of its directory.
 """
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 import resource
 import shutil
+import signal
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from repro import paths, records, tasks
+from repro import paths, records, scratch, tasks
 from repro.manifest import Manifest, Run
 from repro.registry import MODELS
+
+TEST_KILL_ENV = "REPRO_TEST_KILL_AT"
+UNLISTED_DIR = ".unlisted"   # under the output root: files found in finished runs that are not part of them
+PARTIAL = re.compile(r"\.(?P<run>.+)\.partial")
+
+
+def _test_kill_point(name: str) -> None:
+    """Test hook (tests/test_crash.py): this process kills itself with SIGKILL at the named
+    point when REPRO_TEST_KILL_AT names it, for points too short to hit from outside."""
+    if os.environ.get(TEST_KILL_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -88,6 +104,79 @@ def unexpected_files(run_dir: Path) -> list[Path]:
     return [run_dir / rel for rel in records.list_files(run_dir) if str(rel) not in sums]
 
 
+def set_aside_unlisted(out_root: Path, run_dir: Path) -> list[tuple[Path, Path]]:
+    """Move the files of a finished run directory that its SHA256SUMS does not list into
+    `<out_root>/.unlisted/<run id>/` (same relative path), so the run verifies again and the
+    files are kept; returns (from, to) per file. Directories left empty are removed."""
+    moved = []
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for path in unexpected_files(run_dir):
+        rel = path.relative_to(run_dir)
+        target = paths.inside(out_root, out_root / UNLISTED_DIR / run_dir.name / rel)
+        if target.exists() or target.is_symlink():
+            target = target.with_name(f"{target.name}.{stamp}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        paths.inside(out_root, path.parent)  # never follow a link out of the root
+        path.rename(target)
+        moved.append((path, target))
+        for parent in path.parents:
+            if parent == run_dir:
+                break
+            try:
+                parent.rmdir()   # only if empty
+            except OSError:
+                break
+    return moved
+
+
+def _identity(run: Run) -> dict:
+    """What a partial directory's marker records: which run, made how (resume only into the same)."""
+    from repro import freshness
+
+    return {"run_id": run.id, "config_hash": run.config_hash(), "code": freshness.code_fingerprint(run.kind)}
+
+
+def sweep_leftovers(out_root: Path, manifest: Manifest) -> list[str]:
+    """Remove what killed processes left behind; return one line per thing removed or kept.
+
+    In the output root: `.<run>.partial` directories the package made whose run no process
+    works on (its lock is free), except a train run's checkpoints that this manifest's run
+    resumes from (or that belong to a run this manifest does not know); hidden temp files and
+    directories (`repro.scratch`) of dead owners. In the system temp directory: the
+    package's `repro-*` scratch directories of dead owners (e.g. killed sandboxes)."""
+    from filelock import FileLock, Timeout
+
+    out_root = Path(out_root)
+    said = []
+    known = {r.id: r for r in manifest.runs}
+    if out_root.is_dir():
+        for entry in sorted(out_root.iterdir()):
+            match = PARTIAL.fullmatch(entry.name)
+            if not match or entry.is_symlink() or not entry.is_dir() or not paths.is_made_by_package(entry):
+                continue
+            run_id = match["run"]
+            if paths.check_run_id(run_id):
+                continue
+            lock = FileLock(str(paths.inside(out_root, out_root / f".{run_id}.lock")))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                continue  # a live process works on it
+            try:
+                run = known.get(run_id)
+                has_checkpoints = (entry / "checkpoints").is_dir()
+                if has_checkpoints and (run is None or (run.kind == "train" and paths.marker_says(entry) == _identity(run))):
+                    said.append(f"kept {entry.name}/checkpoints: the interrupted training of {run_id} resumes from it")
+                    continue
+                paths.remove_made_dir(out_root, entry)
+                said.append(f"removed {entry.name}: the unfinished attempt of a process that is gone")
+            finally:
+                lock.release()
+        said += [f"removed {p}: a temporary file of a process that is gone" for p in scratch.sweep_tree(out_root)]
+    said += [f"removed {p}: scratch space of a process that is gone" for p in scratch.sweep_temp()]
+    return said
+
+
 def _provenance(run: Run) -> dict:
     from repro import provenance
 
@@ -123,8 +212,11 @@ def run_one(run: Run, manifest: Manifest, out_root: Path, *, progress: bool = Tr
     if rank > 0:  # under `accelerate launch`: every rank trains, only rank 0 writes the run
         if run.kind != "train":
             return run_dir
-        with tempfile.TemporaryDirectory(prefix=f"repro-rank{rank}-") as scratch:
-            _train_run(run, Path(scratch), StageClock(), progress=False, checkpoint_dir=_checkpoints(out_root, run))
+        rank_dir = scratch.temp_dir(f"rank{rank}")
+        try:
+            _train_run(run, rank_dir, StageClock(), progress=False, checkpoint_dir=_checkpoints(out_root, run))
+        finally:
+            shutil.rmtree(rank_dir, ignore_errors=True)
         return run_dir
     out_root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(paths.inside(out_root, out_root / f".{run.id}.lock")))
@@ -145,7 +237,7 @@ def _make_run(run: Run, manifest: Manifest, out_root: Path, run_dir: Path, progr
     from repro import freshness
 
     tmp_dir = run_dir.with_name(f".{run.id}.partial")
-    identity = {"run_id": run.id, "config_hash": run.config_hash(), "code": freshness.code_fingerprint(run.kind)}
+    identity = _identity(run)
     resumable = run.kind == "train" and paths.marker_says(tmp_dir) == identity
     paths.remove_made_dir(out_root, run_dir)  # an incomplete or stale attempt: start clean
     if resumable:  # keep the Trainer checkpoints of the interrupted attempt, nothing else
@@ -171,6 +263,7 @@ def _make_run(run: Run, manifest: Manifest, out_root: Path, run_dir: Path, progr
             "freshness": freshness.identity(run, out_root, pinned, result.get("embeddings")),
             **result.get("meta", {})}
     records.write_json(tmp_dir / "run.json", meta)
+    shutil.rmtree(tmp_dir / "checkpoints", ignore_errors=True)  # the run is complete: nothing resumes from them
     records.write_sums(tmp_dir)
     paths.rename_into_place(out_root, tmp_dir, run_dir)
     return run_dir
@@ -259,6 +352,7 @@ def _train_run(run: Run, tmp_dir: Path, clock: StageClock, progress: bool,
                                checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None)
     with clock.stage("save"):
         method.save(model, tokenizer, tmp_dir / "weights")
+        _test_kill_point("saving-weights")
         _strip_machine_paths(tmp_dir / "weights", str(model_dir), spec.key)
     metrics = {**params, **dropped, **cut, **{k: v for k, v in stats.items() if k not in ("precision", "world_size")}}
     records.write_json(tmp_dir / "metrics.json", metrics)

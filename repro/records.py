@@ -38,7 +38,10 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    from repro.scratch import hidden_name
+
+    prefix, suffix = hidden_name(path.name)  # names its owner: a killed writer's leftover is swept later
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -140,10 +143,13 @@ def verify_sums(root, sums: dict[str, str] | None = None) -> list[str]:
 
 
 def verify_tree(root) -> list[str]:
-    """Verify every SHA256SUMS below root, and flag files no sums file covers."""
+    """Verify every SHA256SUMS below root, and flag files no sums file covers: files a sums
+    file's directory holds but does not list, and files under no sums file at all (e.g. a
+    half-written report). Top-level hidden entries are the package's own bookkeeping (locks,
+    `.partial` work in progress, set-aside files) and are not results."""
     root = Path(root)
     problems: list[str] = []
-    sums_files = sorted(root.rglob(SUMS_NAME))
+    sums_files = sorted(p for p in root.rglob(SUMS_NAME) if not _hidden_below(root, p))
     if not sums_files:
         return [f"{root}: no {SUMS_NAME} found"]
     covered = set()
@@ -155,8 +161,19 @@ def verify_tree(root) -> list[str]:
         for rel in list_files(d):
             if (d / rel).resolve() not in covered and not any(
                     (d / rel).is_relative_to(o.parent) for o in sums_files if o.parent != d):
-                problems.append(f"{d / rel}: not listed in {sf}")
+                problems.append(f"{d / rel}: not listed in {sf} (not part of that result: move it out of "
+                                f"{d}; `repro reproduce` sets such files aside in {root}/.unlisted/)")
+    sum_dirs = [sf.parent for sf in sums_files]
+    for rel in list_files(root):
+        if not _hidden_below(root, root / rel) and not any((root / rel).is_relative_to(d) for d in sum_dirs):
+            problems.append(f"{root / rel}: not covered by any {SUMS_NAME} (a half-written result, or a file put "
+                            f"there by hand: re-run the command that writes it, e.g. `repro report`, or remove it)")
     return problems
+
+
+def _hidden_below(root: Path, path: Path) -> bool:
+    """The path lies in (or is) a top-level hidden entry of root."""
+    return Path(path).relative_to(root).parts[0].startswith(".")
 
 
 def write_or_check(files: dict, check: bool, what: str = "generated files") -> int:

@@ -1,7 +1,9 @@
 """Reports: ours vs the paper, from whatever runs exist.
 
 `write_report(manifest, results, out_dir, fmt)` writes `report.md` (Markdown tables),
-`report.txt` (plain tables) and `figures/*.png` into out_dir and prints the plain text: the
+`report.txt` (plain tables), `figures/*.png` and their `SHA256SUMS` into out_dir, as a unit:
+built in a hidden directory beside it and renamed into place, so a killed report leaves no
+half-written report (its build directory is swept later, `repro.scratch`). It prints the plain text: the
 tables a manifest declares (`report_tables`: the first study's Tables 3 and 4, the second
 study's Table IV) side by side with the paper (paper, ours, Δ, tolerance, verdict), the
 other reference numbers (Figures 1, 5, 7 and the text), aggregates such as the best ICL
@@ -12,11 +14,13 @@ neighbouring method of the same model (it cannot tell them apart).
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from tabulate import tabulate
 
-from repro import records
+from repro import paths, records, scratch
 from repro.aggregates import load_aggregates
 from repro.compare import basis_label
 from repro.figures import ours_vs_paper, write_figures
@@ -251,17 +255,64 @@ def _render(manifest, sections, figures, heading) -> str:
     return "\n".join(lines) + "\n"
 
 
+REPORT_FILES = {"report.md", "report.txt", "figures", records.SUMS_NAME}   # what a report directory holds
+
+
+def _replaceable(out_dir: Path) -> bool:
+    """An earlier report: the package's marker naming a report (not a run), or (written before
+    the marker) only report files."""
+    return "report" in (paths.marker_says(out_dir) or {}) or {p.name for p in out_dir.iterdir()} <= REPORT_FILES
+
+
 def write_report(manifest, results: Path, out_dir: Path, fmt: str = "simple") -> int:
+    from repro.errors import UserError
+
     results, out_dir = Path(results), Path(out_dir)
+    if out_dir.is_symlink() or (out_dir.exists() and not (out_dir.is_dir() and _replaceable(out_dir))):
+        raise UserError("the report directory exists and holds files that `repro report` did not write",
+                        file=str(out_dir), field="--out",
+                        fix="pass a new directory (or an earlier report's) to --out, or move those files away")
+    from filelock import FileLock
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out_dir.with_name(f".{out_dir.name}.lock"))):   # one report writer at a time
+        scratch.sweep_tree(out_dir.parent, recursive=False)   # build directories of killed reports
+        prefix, suffix = scratch.hidden_name(out_dir.name)
+        build = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=out_dir.parent))
+        try:
+            text, status = _write_report_files(manifest, results, build, fmt)
+            records.write_json(build / paths.MARKER, {"report": manifest.path})
+            records.write_sums(build)  # so `repro verify` covers a report written inside a results directory
+            _swap_into_place(build, out_dir)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+    print(text)
+    print(f"wrote {out_dir / 'report.md'}, {out_dir / 'report.txt'} and {out_dir / 'figures'}/")
+    return status
+
+
+def _swap_into_place(build: Path, out_dir: Path) -> None:
+    """Rename the finished build directory to out_dir; an earlier report is renamed aside
+    first (to a hidden scratch name) and removed after. Killed in between, out_dir is
+    missing, never half-written, and both hidden directories are swept later."""
+    old = None
+    if out_dir.exists():
+        prefix, suffix = scratch.hidden_name(out_dir.name)
+        old = out_dir.with_name(f"{prefix}old{suffix}")
+        out_dir.rename(old)
+    build.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_report_files(manifest, results: Path, out_dir: Path, fmt: str) -> tuple[str, int]:
     figures = write_figures(manifest, results, out_dir / "figures", _icl_best(manifest, results))
     verdicts = evaluate(manifest, results)
     figures["Ours vs reference, every cell"] = ours_vs_paper(verdicts.references, manifest, out_dir / "figures")
     md_sections, status = build_sections(manifest, results, "github", verdicts)
     plain_sections, _ = build_sections(manifest, results, fmt if fmt != "github" else "simple", verdicts)
-    records.write_atomic(out_dir / "report.md", _render(manifest, md_sections, figures, "##"))
+    markdown = _render(manifest, md_sections, figures, "##")
+    records.write_atomic(out_dir / "report.md", markdown)
     plain = _render(manifest, plain_sections, figures, "==")
     records.write_atomic(out_dir / "report.txt", plain)
-    records.write_sums(out_dir)  # so `repro verify` covers a report written inside a results directory
-    print(_render(manifest, md_sections, figures, "##") if fmt == "github" else plain)
-    print(f"wrote {out_dir / 'report.md'}, {out_dir / 'report.txt'} and {out_dir / 'figures'}/")
-    return status
+    return (markdown if fmt == "github" else plain), status

@@ -109,8 +109,11 @@ def build_tiny(key: str, out_dir: Path, steps: int = PRETRAIN_STEPS, progress: b
     auto = AutoModelForSeq2SeqLM if spec.is_seq2seq else AutoModelForCausalLM
     model = auto.from_config(config)
     examples = _pretrain_examples(tokenizer, lines, spec.is_seq2seq)
-    with tempfile.TemporaryDirectory(prefix="tiny-pretrain-") as scratch:
-        args = TrainingArguments(output_dir=scratch, max_steps=steps, per_device_train_batch_size=16,
+    from repro.scratch import temp_dir
+
+    scratch = temp_dir("tiny-pretrain")   # named after its owner: swept if this process is killed
+    try:
+        args = TrainingArguments(output_dir=str(scratch), max_steps=steps, per_device_train_batch_size=16,
                                  learning_rate=2e-3, warmup_steps=20, lr_scheduler_type="cosine",
                                  weight_decay=0.0, logging_steps=max(1, steps // 4), save_strategy="no",
                                  report_to=[], seed=SEED, data_seed=SEED, use_cpu=True,
@@ -124,6 +127,8 @@ def build_tiny(key: str, out_dir: Path, steps: int = PRETRAIN_STEPS, progress: b
 
             quiet(trainer)
         trainer.train()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))

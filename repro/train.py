@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import os
+import json
 import shutil
-import tempfile
 from pathlib import Path
 
 from repro import device
+from repro.scratch import temp_dir
 
 
 def collate_padded(batch: list[dict], pad_id: int) -> dict:
@@ -103,9 +104,10 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
 
     Checkpoints (weights, optimizer, scheduler and RNG states) go to `checkpoint_dir` (the
     run's partial directory; else a temporary directory). Training resumes from the last
-    checkpoint found there, and the directory is removed once training has succeeded."""
+    complete checkpoint found there (`last_complete_checkpoint`), with the same weights and
+    training loss as an uninterrupted run (also from the final checkpoint: no step runs again).
+    A caller's `checkpoint_dir` is left for the caller to remove; a temporary one is removed."""
     from transformers import Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     enc = lambda rows: [encode_row(tokenizer, r, seq2seq, cfg["max_length"]) for r in rows]
     train_set, val_set = enc(train_rows), enc(val_rows)
@@ -116,7 +118,7 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
     precision, precision_note = precision_flags(cfg["precision"], on_gpu, cfg.get("method", "lora"))
     if precision.get("fp16"):
         refuse_fp16_trainable(model)
-    scratch = checkpoint_dir or tempfile.mkdtemp(prefix="repro-train-", dir=scratch_dir)
+    scratch = checkpoint_dir or str(temp_dir("train", scratch_dir))
     trainer = None
     succeeded = False
     try:
@@ -132,15 +134,18 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
             logging_strategy="steps", logging_steps=eval_steps, report_to=[], seed=seed, data_seed=seed,
             use_cpu=not on_gpu, disable_tqdm=not progress, dataloader_num_workers=0,
             remove_unused_columns=False, save_only_model=False, **precision)
+        loss_sum = loss_sum_across_resume()
         trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
-                          data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id))
+                          data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id), callbacks=[loss_sum])
+        loss_sum.trainer = trainer
         if not progress:
             quiet(trainer)
         initial = trainer.evaluate()["eval_loss"]
-        last = get_last_checkpoint(scratch) if os.path.isdir(scratch) else None
+        last = last_complete_checkpoint(scratch) if os.path.isdir(scratch) else None
         if last:
             print(f"  resuming training from {Path(last).name}", flush=True)
-        result = trainer.train(resume_from_checkpoint=last)
+            loss_sum.resume_from = last
+        trainer.train(resume_from_checkpoint=last)
         history = [{"step": h["step"], "eval_loss": round(h["eval_loss"], 6)}
                    for h in trainer.state.log_history if "eval_loss" in h]
         train_losses = [round(h["loss"], 6) for h in trainer.state.log_history if "loss" in h]
@@ -149,17 +154,73 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
                  "best_step": _step_of(trainer.state.best_model_checkpoint), "global_steps": trainer.state.global_step,
                  "steps_per_epoch": steps_per_epoch, "eval_every_steps": eval_steps,
                  "train_loss_curve": train_losses, "eval_history": history,
-                 "train_loss": round(result.training_loss, 6), "precision": precision_note,
+                 "train_loss": round(loss_sum.training_loss(), 6), "precision": precision_note,
                  "world_size": world, "train_examples": len(train_set), "validation_examples": len(val_set)}
         succeeded = True
         return stats
     finally:
         if world > 1 and trainer is not None:
             trainer.accelerator.wait_for_everyone()  # every rank is done reading checkpoints
-        # Checkpoints are kept after a failure (the next attempt resumes from them), except in a
-        # temporary directory, which nothing would find again.
-        if device.rank() == 0 and (succeeded or checkpoint_dir is None):
+        # The caller's checkpoints are kept, also after success: a run killed after training (e.g.
+        # while saving its weights) resumes from the last one instead of training again; the
+        # caller removes them once the run is complete (repro.pipeline). A temporary directory,
+        # which nothing would find again, goes now.
+        if device.rank() == 0 and checkpoint_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --- resuming: what the Trainer itself does not carry across a resume ---------------------------
+LOSS_SUM_FILE = "repro_loss_sum.json"
+
+
+def last_complete_checkpoint(folder: str) -> str | None:
+    """The newest checkpoint that was completely written: the Trainer writes
+    `trainer_state.json` last (transformers Trainer._save_checkpoint), then the callback
+    below its loss sum. A checkpoint killed half-way lacks one of them (or holds a truncated
+    one); it is removed, not resumed from (transformers' `get_last_checkpoint` would pick it)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    while (last := get_last_checkpoint(folder)) is not None:
+        try:
+            json.loads((Path(last) / "trainer_state.json").read_text())
+            float.fromhex(json.loads((Path(last) / LOSS_SUM_FILE).read_text())["total_loss_sum"])
+            return last
+        except (OSError, ValueError):
+            print(f"  removing {Path(last).name}: it was not completely written", flush=True)
+            shutil.rmtree(last)
+    return None
+
+
+def loss_sum_across_resume():
+    """A TrainerCallback that keeps the training loss over the whole run, also when it resumed
+    from a checkpoint: the Trainer's `training_loss` covers only the steps of its own
+    `train()` call (transformers 5: `_total_loss_scalar / (global_step - _initial_global_step)`).
+    The loss summed so far is saved beside each checkpoint and put back at the start of the
+    resumed call, so the sum grows in the same order and `training_loss()` equals, bit for
+    bit, an uninterrupted run's (checkpoints are saved at logging steps: nothing is pending)."""
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    class LossSumAcrossResume(TrainerCallback):
+        trainer = None
+        resume_from = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if self.resume_from:
+                saved = json.loads((Path(self.resume_from) / LOSS_SUM_FILE).read_text())
+                self.trainer._total_loss_scalar = float.fromhex(saved["total_loss_sum"])
+
+        def on_save(self, args, state, control, **kwargs):
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            total = self.trainer._total_loss_scalar + self.trainer._tr_loss.item()
+            if folder.is_dir() and device.rank() == 0:  # written last: it marks the checkpoint complete
+                (folder / LOSS_SUM_FILE).write_text(json.dumps({"total_loss_sum": total.hex()}))
+
+        def training_loss(self) -> float:
+            """As the Trainer computes it for an uninterrupted run: the sum over every step / steps."""
+            return self.trainer._total_loss_scalar / max(self.trainer.state.global_step, 0.001)
+
+    return LossSumAcrossResume()
 
 
 def quiet(trainer) -> None:

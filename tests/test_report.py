@@ -1,9 +1,18 @@
 """`repro report`: Tables 3 and 4 against the paper, aggregates, claims and figures from whatever runs exist."""
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
+from repro import records
 from repro.cli import main
 from repro.manifest import load_manifest
 from repro.report import write_report
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _write(results, run_id, metrics, resources=None):
@@ -80,3 +89,74 @@ def test_smoke_report_and_cli(tmp_path, capsys):
     assert (tmp_path / "r" / "figures" / "figure3_icl.png").exists()
     _write(results, "llama-lora", {"em@10": 0.0})
     assert main(["report", "-m", "manifests/smoke.yaml", "--results", str(results), "--out", str(tmp_path / "r")]) == 1
+
+
+# --- the report as a unit, and `repro verify` over it ---------------------------------------------
+
+def _smoke_results(tmp_path):
+    results = tmp_path / "smoke"
+    _write(results, "llama-zero-shot", {"em@10": 0.0, "em@1": 0.0})
+    _write(results, "llama-lora", {"em@10": 21.67, "em@1": 6.67})
+    for run in ("llama-zero-shot", "llama-lora"):
+        records.write_sums(results / run)
+    return results
+
+
+def _report_in_a_process_killed_after(results, out, killed_after: str):
+    """`write_report` in a child process that SIGKILLs itself once `killed_after` is written."""
+    code = textwrap.dedent(f"""
+        import os, signal
+        from repro import records, report
+        from repro.manifest import load_manifest
+        write = records.write_atomic
+        def write_then_die(path, data):
+            write(path, data)
+            if os.path.basename(path) == {killed_after!r}:
+                os.kill(os.getpid(), signal.SIGKILL)
+        records.write_atomic = write_then_die
+        report.write_report(load_manifest("manifests/smoke.yaml"), {str(results)!r}, {str(out)!r})
+        """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def test_a_killed_report_leaves_no_half_written_report(tmp_path, capsys):
+    results = _smoke_results(tmp_path)
+    out = results / "report"
+    _report_in_a_process_killed_after(results, out, "report.md")
+    assert not out.exists(), "no half-written report in place"
+    left = [p.name for p in results.iterdir() if p.name.startswith(".report.") and p.name != ".report.lock"]
+    assert left and all(p.endswith(".tmp") for p in left)
+    assert main(["verify", str(results)]) == 0          # hidden build directory: not a result
+
+    assert main(["report", "-m", "manifests/smoke.yaml", "--results", str(results)]) == 0
+    assert [p.name for p in results.iterdir() if p.name.startswith(".report.")] == [".report.lock"], "swept"
+    before = (out / "report.md").read_text()
+    _report_in_a_process_killed_after(results, out, "report.txt")   # killed while replacing it
+    assert (out / "report.md").read_text() == before and main(["verify", str(results)]) == 0
+    capsys.readouterr()
+
+
+def test_verify_checks_the_report(tmp_path, capsys):
+    results = _smoke_results(tmp_path)
+    assert main(["report", "-m", "manifests/smoke.yaml", "--results", str(results)]) == 0
+    assert main(["verify", str(results)]) == 0
+    report_md = results / "report" / "report.md"
+    report_md.write_text(report_md.read_text().replace("21.67", "99.99"))
+    capsys.readouterr()
+    assert main(["verify", str(results)]) == 1
+    assert "report/report.md: checksum differs" in capsys.readouterr().out
+    (results / "report" / "SHA256SUMS").unlink()                      # as a report without its sums
+    assert main(["verify", str(results)]) == 1
+    printed = capsys.readouterr().out
+    assert "report/report.md: not covered by any SHA256SUMS" in printed and "repro report" in printed
+
+
+def test_report_refuses_a_directory_it_did_not_write(tmp_path, capsys):
+    results = _smoke_results(tmp_path)
+    for out in (results, results / "llama-lora"):                     # a results directory, a run
+        before = sorted(p.name for p in out.iterdir())
+        assert main(["report", "-m", "manifests/smoke.yaml", "--results", str(results), "--out", str(out)]) == 2
+        assert "did not write" in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == before

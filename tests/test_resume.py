@@ -1,7 +1,8 @@
 """An interrupted training run resumes from its last checkpoint (weights, optimizer,
 scheduler and RNG states) and ends with weights byte-identical to an uninterrupted run;
 checkpoints live where the caller says (a run's partial directory), never in system temp,
-and are removed once training has succeeded."""
+and stay until the caller removes them: an attempt killed after training resumes from the
+final checkpoint without training again."""
 import copy
 import tempfile
 from pathlib import Path
@@ -52,18 +53,22 @@ class Killed(BaseException):
 def test_interrupted_training_resumes_to_identical_weights(base, tmp_path, monkeypatch, method):
     torch.set_num_threads(1)
     whole, whole_stats = _train(base, method, tmp_path / "a" / "checkpoints")
-    assert not (tmp_path / "a" / "checkpoints").exists(), "checkpoints are removed after success"
+    assert (tmp_path / "a" / "checkpoints").is_dir(), "kept for the caller (killed while saving: no retraining)"
 
     saved = []
-    original = Trainer._save_checkpoint
+    original, original_step = Trainer._save_checkpoint, Trainer.training_step
 
-    def save_then_die(self, *args, **kwargs):
+    def save(self, *args, **kwargs):
         original(self, *args, **kwargs)
         saved.append(self.state.global_step)
+
+    def step_or_die(self, *args, **kwargs):
         if len(saved) == 2:   # killed right after the second checkpoint
             raise Killed()
+        return original_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save)
+    monkeypatch.setattr(Trainer, "training_step", step_or_die)
     system_temp = tmp_path / "system-temp"   # this process's temp directory, to see what lands there
     system_temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
@@ -72,9 +77,12 @@ def test_interrupted_training_resumes_to_identical_weights(base, tmp_path, monke
         _train(base, method, ckpt)
     assert sorted(p.name for p in ckpt.iterdir() if p.name.startswith("checkpoint-")), "kept for the next attempt"
     monkeypatch.setattr(Trainer, "_save_checkpoint", original)
+    # A checkpoint killed while being written (no trainer_state.json yet) is not resumed from.
+    half = ckpt / f"checkpoint-{saved[-1] + 1}"
+    half.mkdir()
+    (half / "adapter_model.safetensors").write_bytes(b"\0" * 10)
 
     steps_run = []
-    original_step = Trainer.training_step
 
     def counting_step(self, *args, **kwargs):
         steps_run.append(self.state.global_step)
@@ -86,11 +94,19 @@ def test_interrupted_training_resumes_to_identical_weights(base, tmp_path, monke
     assert len(steps_run) == whole_stats["global_steps"] - saved[-1] and steps_run[0] == saved[-1], (steps_run, saved)
     assert saved[-1] < whole_stats["global_steps"], "the kill happened before the end"
     assert resumed_stats["global_steps"] == whole_stats["global_steps"]
+    # metrics.json of a resumed run equals an uninterrupted run's (the loss summed over every step)
+    assert resumed_stats == whole_stats
     assert resumed.keys() == whole.keys()
     for name in whole:
         assert torch.equal(whole[name], resumed[name]), name
-    assert not ckpt.exists()
     assert list(system_temp.iterdir()) == [], "nothing left in the system temp directory"
+
+    # Killed after training (e.g. while saving the weights): the next attempt trains no step again.
+    steps_run.clear()
+    again, again_stats = _train(base, method, ckpt)
+    assert steps_run == [] and again_stats == whole_stats
+    for name in whole:
+        assert torch.equal(whole[name], again[name]), name
 
 
 def test_truncated_targets_are_counted(base):

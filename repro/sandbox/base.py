@@ -17,11 +17,12 @@ import queue
 import select
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..scratch import temp_dir
 
 WORKER_FILES = ("worker.py", "pyscript.py")
 HOST_GRACE_SECONDS = 10.0
@@ -240,7 +241,8 @@ class Sandbox:
         self.launcher = launcher
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.warning = warning
-        self.worker_dir = Path(tempfile.mkdtemp(prefix="repro-sandbox-worker-"))
+        # scratch: named after its owner, so the next run removes it if this process is killed
+        self.worker_dir = temp_dir("sandbox-worker")
         os.chmod(self.worker_dir, 0o755)
         here = Path(__file__).parent
         sources = {**{name: here / name for name in WORKER_FILES}, **setup.files}

@@ -21,9 +21,9 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+from ..scratch import temp_dir
 from .base import Launcher, PipeWorker, SandboxUnavailable
 from .seccomp_policy import export_bpf
 
@@ -68,7 +68,7 @@ class BubblewrapLauncher(Launcher):
         self.host_paths = host_paths  # globs a workload needs mounted read-only (its Need)
         self.instance = next(_instances)
         self.as_root = os.geteuid() == 0
-        self.bpf_dir = Path(tempfile.mkdtemp(prefix="repro-sandbox-bpf-"))
+        self.bpf_dir = temp_dir("sandbox-bpf")  # scratch named after its owner (repro.scratch)
         self.bpf_path = self.bpf_dir / "filter.bpf"
         self.seccomp = export_bpf(self.bpf_path)
         self.version = subprocess.run([self.bwrap, "--version"], capture_output=True,

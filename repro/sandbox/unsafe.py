@@ -11,9 +11,9 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from ..scratch import temp_dir
 from .base import Launcher, PipeWorker
 
 WARNING = ("UNSANDBOXED: untrusted programs run as plain subprocesses of this user with "
@@ -29,7 +29,7 @@ class UnsafeSubprocessLauncher(Launcher):
         self.workroots: list[Path] = []
 
     def spawn(self, slot: int, worker_dir: Path) -> PipeWorker:
-        workroot = Path(tempfile.mkdtemp(prefix=f"repro-unsafe-slot{slot}-"))
+        workroot = temp_dir(f"unsafe-slot{slot}")  # scratch named after its owner (repro.scratch)
         self.workroots.append(workroot)
         # kill_all stays False: outside a PID namespace `kill(-1)` would hit this user's
         # every process; the worker kills the test's process group instead.
