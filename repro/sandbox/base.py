@@ -203,29 +203,41 @@ class Slot:
         return json.loads(line)
 
     def request(self, message: dict, wall_timeout: float) -> dict:
+        """One request; for a batch (`tests`), the outcomes read one line per test as each
+        test ends, until the worker's `batch_end` (each line has its own deadline)."""
         if self.process is None:
             self.start()
+        outcomes = []
         try:
             self.process.write((json.dumps(message) + "\n").encode("utf-8"))
-            answer = self.read_line(time.monotonic() + wall_timeout + HOST_GRACE_SECONDS)
+            while True:
+                answer = self.read_line(time.monotonic() + wall_timeout + HOST_GRACE_SECONDS)
+                if answer is None or "tests" not in message or answer.get("batch_end"):
+                    break
+                outcomes.append(answer)
         except (BrokenPipeError, ConnectionError, OSError) as exc:
             answer, why = None, repr(exc)
         else:
             why = "no answer in time" if answer is None else ""
         if answer is None:
-            # The worker died or hung (a program can kill it only by crashing the
-            # sandbox as a whole): destroy it, report, and start its replacement now so
-            # that the next program finds a ready worker (else it is retried next time).
+            answer = self.replace_lost_worker(why, wall_timeout)
+            if "tests" in message:
+                outcomes.append(answer)  # the test running when the worker was lost
+        return {"tests": outcomes} if "tests" in message else answer
+
+    def replace_lost_worker(self, why: str, wall_timeout: float) -> dict:
+        """The worker died or hung (a program can kill it only by crashing the sandbox as a
+        whole): destroy it and start its replacement now so that the next program finds a
+        ready worker (else it is retried next time); the lost request's outcome."""
+        self.stop()
+        self.restarts += 1
+        try:
+            self.start()
+        except SandboxUnavailable:
             self.stop()
-            self.restarts += 1
-            try:
-                self.start()
-            except SandboxUnavailable:
-                self.stop()
-            return {"status": "sandbox-failure", "error": f"worker lost: {why}",
-                    "exit_code": None, "stdout": "", "stderr": "", "result": None,
-                    "time": wall_timeout}
-        return answer
+        return {"status": "sandbox-failure", "error": f"worker lost: {why}",
+                "exit_code": None, "stdout": "", "stderr": "", "result": None,
+                "time": wall_timeout}
 
 
 class Sandbox:
@@ -289,13 +301,34 @@ class Sandbox:
         return_stdout) in a fresh child on a free slot; blocks until one is free. Returns
         the raw outcome: status (exited|timeout|sandbox-failure|worker-error), exit_code,
         signal, time, stdout (first `return_stdout` characters), stdout_bytes, stderr
-        (tail) and `result` (what the program wrote on its result channel, parsed)."""
+        (tail) and `result` (what the program wrote on its result channel, parsed).
+
+        A batch request (`tests`: [{stdin, payload}, ...], optional `budget` and `compile`,
+        see worker.py) holds one slot for all its tests, each still in a fresh child, and
+        returns {"tests": [outcome, ...]}: one per test, fewer only when the budget ran out
+        or (first outcome's `compile`) the source does not compile. A test that loses the
+        worker gets a sandbox-failure outcome and the rest run on its replacement, as if
+        every test had been its own request."""
         if self.closed:
             raise RuntimeError("the sandbox is closed")
         request = {**request, "limits": {**self.limits, **request.get("limits", {})}}
+        timeout = float(request.get("timeout", 4.0))
         slot = self.free.get()
         try:
-            return slot.request(request, float(request.get("timeout", 4.0)))
+            if "tests" not in request:
+                return slot.request(request, timeout)
+            outcomes: list = []
+            while True:
+                part = slot.request(request, timeout)["tests"]
+                outcomes += part
+                lost = bool(part) and part[-1]["status"] == "sandbox-failure"
+                if not lost or len(outcomes) == len(request["tests"]) \
+                        or ("compile" in request and "compile" not in outcomes[0]):
+                    return {"tests": outcomes}
+                request = {key: value for key, value in request.items() if key != "compile"}
+                request["tests"] = request["tests"][len(part):]
+                if request.get("budget") is not None:
+                    request["budget"] -= sum(o["time"] for o in part)
         finally:
             self.free.put(slot)
 
