@@ -99,7 +99,7 @@ class FakeSandbox:
         self.answer, self.requests = answer, []
         self.slots = [None]
 
-    def execute(self, request):
+    def execute(self, request, keep=None):
         self.requests.append(request)
         answer = self.answer(request) if callable(self.answer) else self.answer
         outcome = {"status": "exited", "exit_code": 0, "time": 0.01, "stdout": "", "stderr": "",
@@ -109,7 +109,11 @@ class FakeSandbox:
         tests = [dict(outcome) for _ in request["tests"]]
         if "compile" in request:
             tests[0]["compile"] = {"ok": True, "error": None}
-        return {"tests": tests}
+        return {"tests": self.delivered(tests, keep)}
+
+    @staticmethod
+    def delivered(tests, keep):
+        return [keep(t) for t in tests] if keep else tests
 
 
 STDIN = {"inputs": ["3 4\n"], "outputs": ["12\n"]}
@@ -148,14 +152,15 @@ def test_strict_compile_report_decides_compile_errors():
             super().__init__({"stdout": "12\n"})
             self.report = report
 
-        def execute(self, request):
+        def execute(self, request, keep=None):
             answer = super().execute(request)
             if self.report is None:
                 del answer["tests"][0]["compile"]
                 answer["tests"][0].update(status="timeout", exit_code=None)
             else:
                 answer["tests"][0]["compile"] = self.report
-            return answer
+            ended = answer["tests"][:1] if self.report is None or not self.report["ok"] else answer["tests"]
+            return {"tests": self.delivered(ended, keep)}
     bad = harness.evaluate_strict(Reporting({"ok": False, "error": "SyntaxError: x"}), "(", STDIN, 4)
     assert bad["results"] == [-2] and bad["errors"] == ["SyntaxError: x"]
     died = harness.evaluate_strict(Reporting(None), "x", STDIN, 4)
@@ -166,10 +171,10 @@ def test_strict_compile_report_decides_compile_errors():
 
 def test_strict_tests_past_the_budget_fail():
     class Budgeted(FakeSandbox):
-        def execute(self, request):
+        def execute(self, request, keep=None):
             answer = super().execute(request)
-            answer["tests"] = answer["tests"][:1]  # the worker ran no test past the budget
-            return answer
+            # the worker ran no test past the budget
+            return {"tests": self.delivered(answer["tests"][:1], keep)}
     two = {"inputs": ["3 4\n"] * 2, "outputs": ["12\n"] * 2}
     sandbox = Budgeted({"stdout": "12\n"})
     record = harness.evaluate_strict(sandbox, "print(12)", two, 4)

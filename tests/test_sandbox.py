@@ -136,12 +136,12 @@ def test_a_batch_runs_each_test_in_a_fresh_child(bwrap_reason):
                              "compile": program})
         uids = sb.execute({"command": ["python", "main.py"], "timeout": 5,
                            "files": {"main.py": "import os\nprint(os.getuid(), os.getpid())"},
-                           "tests": [{}, {}]})
+                           "tests": [{}, {}]}, keep=lambda outcome: outcome["stdout"].split())
     outcomes = answer["tests"]
     assert [o["stdout"] for o in outcomes] == [f"1 {len(program) + 1} {s}\n" for s in "abc"]
     assert outcomes[0]["compile"] == {"ok": True, "error": None}
     assert not any("compile" in o for o in outcomes[1:])
-    first, second = (o["stdout"].split() for o in uids["tests"])
+    first, second = uids["tests"]  # what `keep` made of each outcome as it arrived
     assert first[0] == second[0] and first[1] != second[1]  # same slot uid, another process
 
 

@@ -163,26 +163,37 @@ def strict_request(code: str, in_outs: dict) -> dict:
 
 def evaluate_strict(sandbox, code: str, in_outs: dict, per_test_timeout: float) -> dict:
     """A fresh script process per test; tests after the program's time budget
-    (PROGRAM_TIMEOUT, the sum of the tests' times) is spent get -1 (earlier verdicts stand)."""
-    answer = sandbox.execute({**strict_request(code, in_outs), "compile": code,
-                              "timeout": per_test_timeout, "budget": PROGRAM_TIMEOUT})
-    outcomes = answer.get("tests") if isinstance(answer.get("tests"), list) else []
-    first = outcomes[0] if outcomes else {"status": "sandbox-failure", "error": "no outcome"}
-    check = first.get("compile") if isinstance(first.get("compile"), dict) else {}
-    if check.get("ok") is not True:
-        return {"results": [-2], "times": [first.get("time")],
-                "errors": [str(check.get("error") or death_reason(first))[:300]],
-                "live_objects": 0, "judge_errors": 0}
+    (PROGRAM_TIMEOUT, the sum of the tests' times) is spent get -1 (earlier verdicts stand).
+    Each test is judged as its outcome arrives, so only its verdict stays in memory."""
     fn_name = in_outs.get("fn_name")
     wants = judge.strict_expected(in_outs["outputs"]) if fn_name else in_outs["outputs"]
+    verdict_of = strict_call_verdict if fn_name else strict_script_verdict
+    first: dict = {"count": 0}
+
+    def judged(outcome: dict) -> tuple:
+        index = first["count"]
+        first["count"] += 1
+        if index == 0:  # the first test's child also says whether the program compiles
+            first["check"] = outcome.get("compile") if isinstance(outcome.get("compile"), dict) else {}
+            first["time"], first["death"] = outcome.get("time"), death_reason(outcome)
+        if index >= len(wants):
+            return -1, outcome.get("time"), "malformed outcome record: more outcomes than tests", False
+        return verdict_of(outcome, wants[index])
+
+    answer = sandbox.execute({**strict_request(code, in_outs), "compile": code,
+                              "timeout": per_test_timeout, "budget": PROGRAM_TIMEOUT}, keep=judged)
+    verdicts = answer.get("tests") if isinstance(answer.get("tests"), list) else []
+    if not verdicts or first.get("check", {}).get("ok") is not True:
+        return {"results": [-2], "times": [first.get("time")],
+                "errors": [str(first.get("check", {}).get("error") or first.get("death")
+                               or "no outcome")[:300]],
+                "live_objects": 0, "judge_errors": 0}
     out = {"results": [], "times": [], "errors": [], "live_objects": 0, "judge_errors": 0}
-    for index, want in enumerate(wants):
-        if index >= len(outcomes):  # the worker started no test once the budget was spent
+    for index in range(len(wants)):
+        if index < len(verdicts):
+            verdict, seconds, error, live = verdicts[index]
+        else:  # the worker started no test once the budget was spent
             verdict, seconds, error, live = -1, None, "program time budget spent", False
-        elif fn_name:
-            verdict, seconds, error, live = strict_call_verdict(outcomes[index], want)
-        else:
-            verdict, seconds, error, live = strict_script_verdict(outcomes[index], want)
         out["results"].append(verdict)
         out["times"].append(seconds)
         out["errors"].append(error)
