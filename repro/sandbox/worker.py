@@ -1,8 +1,8 @@
 """The fork server that runs INSIDE a sandbox: one long-lived process per slot.
 
 It reads one JSON request per line from its stdin and answers one JSON line on its
-stdout. Each request runs in a fresh forked child (so a program never sees another's
-state) with rlimits, a private work directory (also its HOME and TMPDIR) and, where the
+stdout (one per test, then an end line, for a batch). Each test runs in a fresh forked
+child (so a program never sees another's state) with rlimits, a private work directory (also its HOME and TMPDIR) and, where the
 worker may, a different uid. After every child the worker kills whatever the child left
 behind, reaps it and wipes the whole work tmpfs. The worker itself is not dumpable and
 ignores every catchable signal.
