@@ -91,17 +91,29 @@ def test_strict_values(got, want, ok):
 
 
 class FakeSandbox:
-    """Answers every request with a canned worker answer and remembers the requests."""
+    """Answers every request with a canned worker answer and remembers the requests; a
+    batch (strict mode) gets that answer for each of its tests, the first one also saying
+    that the program compiles, as the worker's batch protocol does (sandbox/base.py)."""
 
     def __init__(self, answer):
         self.answer, self.requests = answer, []
         self.slots = [None]
 
-    def execute(self, request):
+    def execute(self, request, keep=None):
         self.requests.append(request)
         answer = self.answer(request) if callable(self.answer) else self.answer
-        return {"status": "exited", "exit_code": 0, "time": 0.01, "stdout": "", "stderr": "",
-                **answer}
+        outcome = {"status": "exited", "exit_code": 0, "time": 0.01, "stdout": "", "stderr": "",
+                   **answer}
+        if "tests" not in request:
+            return outcome
+        tests = [dict(outcome) for _ in request["tests"]]
+        if "compile" in request:
+            tests[0]["compile"] = {"ok": True, "error": None}
+        return {"tests": self.delivered(tests, keep)}
+
+    @staticmethod
+    def delivered(tests, keep):
+        return [keep(t) for t in tests] if keep else tests
 
 
 STDIN = {"inputs": ["3 4\n"], "outputs": ["12\n"]}
@@ -127,23 +139,54 @@ def test_paper_call_malformed_value_fails_the_program():
 
 
 def test_strict_forged_call_records_fail_the_program():
-    def answer(request):
-        if request["command"][1] == "pyscript:compile_check":
-            return {"result": {"ok": True, "error": None}}
-        return {"result": {"verdict": True, "results": [True]}}
-    record = harness.evaluate_strict(FakeSandbox(answer), "x", CALL, 4)
+    forged = {"result": {"verdict": True, "results": [True]}}
+    record = harness.evaluate_strict(FakeSandbox(forged), "x", CALL, 4)
     assert record["results"] == [-1]
+
+
+def test_strict_compile_report_decides_compile_errors():
+    """-2 only from the compile report of the worker's first child (a descriptor closed
+    before the program runs), or when that child dies before it reports."""
+    class Reporting(FakeSandbox):
+        def __init__(self, report):
+            super().__init__({"stdout": "12\n"})
+            self.report = report
+
+        def execute(self, request, keep=None):
+            answer = super().execute(request)
+            if self.report is None:
+                del answer["tests"][0]["compile"]
+                answer["tests"][0].update(status="timeout", exit_code=None)
+            else:
+                answer["tests"][0]["compile"] = self.report
+            ended = answer["tests"][:1] if self.report is None or not self.report["ok"] else answer["tests"]
+            return {"tests": self.delivered(ended, keep)}
+    bad = harness.evaluate_strict(Reporting({"ok": False, "error": "SyntaxError: x"}), "(", STDIN, 4)
+    assert bad["results"] == [-2] and bad["errors"] == ["SyntaxError: x"]
+    died = harness.evaluate_strict(Reporting(None), "x", STDIN, 4)
+    assert died["results"] == [-2] and died["errors"] == ["timeout"]
+    good = harness.evaluate_strict(Reporting({"ok": True, "error": None}), "print(12)", STDIN, 4)
+    assert good["results"] == [True]
+
+
+def test_strict_tests_past_the_budget_fail():
+    class Budgeted(FakeSandbox):
+        def execute(self, request, keep=None):
+            answer = super().execute(request)
+            # the worker ran no test past the budget
+            return {"tests": self.delivered(answer["tests"][:1], keep)}
+    two = {"inputs": ["3 4\n"] * 2, "outputs": ["12\n"] * 2}
+    sandbox = Budgeted({"stdout": "12\n"})
+    record = harness.evaluate_strict(sandbox, "print(12)", two, 4)
+    assert record["results"] == [True, -1] and record["errors"][1] == "program time budget spent"
+    assert sandbox.requests[0]["budget"] == harness.PROGRAM_TIMEOUT
 
 
 def test_judge_error_is_its_own_code_and_counted(monkeypatch):
     def broken(*args):
         raise RuntimeError("judge bug")
     monkeypatch.setattr(judge, "strict_output_matches", broken)
-    def answer(request):
-        if request["command"][0] == "call":
-            return {"result": {"ok": True, "error": None}}
-        return {"stdout": "12\n"}
-    record = harness.evaluate_strict(FakeSandbox(answer), "print(12)", STDIN, 4)
+    record = harness.evaluate_strict(FakeSandbox({"stdout": "12\n"}), "print(12)", STDIN, 4)
     assert record["results"] == [judge.JUDGE_ERROR] and record["judge_errors"] == 1
     monkeypatch.setattr(judge, "paper_stdout_verdict", broken)
     ok = {"result": {"tests": [{"lines": ["12"], "time": 0.1}]}}

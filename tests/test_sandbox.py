@@ -121,3 +121,65 @@ def test_lost_worker_is_replaced_for_the_next_program(bwrap_reason):
         after = sb.run("print(2)", timeout=5)
         assert after["status"] == "exited" and after["stdout"] == "2\n", after
         assert sb.info()["restarts"] == 1
+
+
+def test_a_batch_runs_each_test_in_a_fresh_child(bwrap_reason):
+    """A batch request (worker.py) only saves round trips: every test still gets a fresh
+    child, a fresh work directory and its files written anew, and its own stdin."""
+    if bwrap_reason:
+        pytest.skip(f"bubblewrap backend unavailable here: {bwrap_reason}")
+    program = ("open('state', 'a').write('x')\nopen('main.py', 'a').write('#')\n"
+               "print(len(open('state').read()), len(open('main.py').read()), input())")
+    with open_sandbox("bubblewrap", slots=1) as sb:
+        answer = sb.execute({"command": ["python", "main.py"], "files": {"main.py": program},
+                             "tests": [{"stdin": s} for s in "abc"], "timeout": 5,
+                             "compile": program})
+        uids = sb.execute({"command": ["python", "main.py"], "timeout": 5,
+                           "files": {"main.py": "import os\nprint(os.getuid(), os.getpid())"},
+                           "tests": [{}, {}]}, keep=lambda outcome: outcome["stdout"].split())
+    outcomes = answer["tests"]
+    assert [o["stdout"] for o in outcomes] == [f"1 {len(program) + 1} {s}\n" for s in "abc"]
+    assert outcomes[0]["compile"] == {"ok": True, "error": None}
+    assert not any("compile" in o for o in outcomes[1:])
+    first, second = uids["tests"]  # what `keep` made of each outcome as it arrived
+    assert first[0] == second[0] and first[1] != second[1]  # same slot uid, another process
+
+
+def test_a_batch_stops_at_a_compile_error_and_at_the_budget(bwrap_reason):
+    if bwrap_reason:
+        pytest.skip(f"bubblewrap backend unavailable here: {bwrap_reason}")
+    probe = ("import os\ntry:\n    os.write(4, b'{\"ok\": false, \"error\": \"forged\"}')\n"
+             "    print('wrote')\nexcept OSError:\n    print('closed')\n")
+    with open_sandbox("bubblewrap", slots=1) as sb:
+        bad = sb.execute({"command": ["python", "main.py"], "files": {"main.py": "x = ("},
+                          "tests": [{}, {}], "timeout": 5, "compile": "x = ("})["tests"]
+        forged = sb.execute({"command": ["python", "main.py"], "files": {"main.py": probe},
+                             "tests": [{}], "timeout": 5, "compile": probe})["tests"]
+        budget = sb.execute({"command": ["python", "main.py"], "timeout": 5, "budget": 1.5,
+                             "files": {"main.py": "import time\ntime.sleep(10)"},
+                             "tests": [{}, {}, {}]})["tests"]
+    assert len(bad) == 1 and bad[0]["compile"]["ok"] is False
+    assert bad[0]["compile"]["error"].startswith("SyntaxError") and bad[0]["stderr"] == ""
+    # The report's descriptor is closed before the program runs: it cannot be forged.
+    assert forged[0]["compile"] == {"ok": True, "error": None} and forged[0]["stdout"] == "closed\n"
+    assert len(budget) == 1 and budget[0]["status"] == "timeout" and budget[0]["time"] < 4
+
+
+def test_a_lost_worker_loses_only_the_test_it_was_running(bwrap_reason):
+    """The rest of the batch runs on the replacement, as if each test were its own request."""
+    import threading
+    if bwrap_reason:
+        pytest.skip(f"bubblewrap backend unavailable here: {bwrap_reason}")
+    program = "import time\nn = int(input())\ntime.sleep(n)\nprint(n)"
+    with open_sandbox("bubblewrap", slots=1) as sb:
+        worker = sb.slots[0].process.popen
+        killer = threading.Timer(1.5, worker.kill)  # during the second test
+        killer.start()
+        answer = sb.execute({"command": ["python", "main.py"], "files": {"main.py": program},
+                             "tests": [{"stdin": n} for n in "0900"], "timeout": 20,
+                             "compile": program})
+        killer.join()
+        restarts = sb.info()["restarts"]
+    statuses = [o["status"] for o in answer["tests"]]
+    assert statuses == ["exited", "sandbox-failure", "exited", "exited"], answer
+    assert [o["stdout"] for o in answer["tests"][2:]] == ["0\n", "0\n"] and restarts == 1

@@ -279,3 +279,22 @@ def test_the_worker_is_out_of_reach(sandbox):
     assert [slot.ready["pid"] for slot in sandbox.slots] == [r["pid"] for r in ready]
     assert sandbox.info()["restarts"] == 0
     assert_canaries(sandbox)
+
+
+def test_tests_of_one_program_share_nothing(sandbox):
+    """Strict mode sends all the tests of a program in one batch request: a test that
+    leaves files and a running orphan behind is invisible to the program's next test."""
+    token = uuid.uuid4().hex[:12]
+    leave = attack_source("leave_files", token, Path("/x"), 9) + "\n" + \
+        attack_source("orphan_children", token, Path("/x"), 9)
+    find = (HOSTILE / "find_left_files.py").read_text() + (
+        "import time\nbefore = os.path.exists('/work/orphan-was-here')\ntime.sleep(0.3)\n"
+        "print('orphan' if before or os.path.exists('/work/orphan-was-here') else 'alone')\n")
+    program = (f"if input() == 'leave':\n    exec({leave!r})\nelse:\n    exec({find!r})\n")
+    answer = sandbox.execute({"command": ["python", "main.py"], "files": {"main.py": program},
+                              "tests": [{"stdin": "leave"}, {"stdin": "find"}], "timeout": 10,
+                              "compile": program})
+    left, found = answer["tests"]
+    assert left["stdout"].startswith("left") and int(left["stdout"].split()[1]) >= 2, left
+    assert found["stdout"] == "clean\nalone\n", found
+    assert sandbox.info()["restarts"] == 0

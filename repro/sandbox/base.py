@@ -203,30 +203,54 @@ class Slot:
         line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def request(self, message: dict, wall_timeout: float) -> dict:
+    def request(self, message: dict, wall_timeout: float, keep=None) -> dict:
+        """One request. For a batch (`tests`), one outcome line per test as each test ends
+        (each line with its own deadline) until the worker's `batch_end`: {"tests": what
+        `keep` makes of each outcome, "time": their total, "lost": the worker was lost
+        during the last, "reported": the first carried a compile report}."""
         if self.process is None:
             self.start()
+        batch = {"tests": [], "time": 0.0, "lost": False}
+
+        def take(outcome):
+            batch["time"] += outcome.get("time") or 0.0
+            batch["lost"] = outcome.get("status") == "sandbox-failure"
+            batch.setdefault("reported", "compile" in outcome)
+            batch["tests"].append(keep(outcome) if keep else outcome)
         try:
             self.process.write((json.dumps(message) + "\n").encode("utf-8"))
-            answer = self.read_line(time.monotonic() + wall_timeout + HOST_GRACE_SECONDS)
+            while True:
+                answer = self.read_line(time.monotonic() + wall_timeout + HOST_GRACE_SECONDS)
+                if answer is None or "tests" not in message or answer.get("batch_end"):
+                    break
+                try:
+                    take(answer)
+                except BaseException:  # the rest of the batch would meet the next request
+                    self.stop()
+                    raise
         except (BrokenPipeError, ConnectionError, OSError) as exc:
             answer, why = None, repr(exc)
         else:
             why = "no answer in time" if answer is None else ""
         if answer is None:
-            # The worker died or hung (a program can kill it only by crashing the
-            # sandbox as a whole): destroy it, report, and start its replacement now so
-            # that the next program finds a ready worker (else it is retried next time).
+            answer = self.replace_lost_worker(why, wall_timeout)
+            if "tests" in message:
+                take(answer)  # the test running when the worker was lost
+        return batch if "tests" in message else answer
+
+    def replace_lost_worker(self, why: str, wall_timeout: float) -> dict:
+        """The worker died or hung (a program can kill it only by crashing the sandbox as a
+        whole): destroy it and start its replacement now so that the next program finds a
+        ready worker (else it is retried next time); the lost request's outcome."""
+        self.stop()
+        self.restarts += 1
+        try:
+            self.start()
+        except SandboxUnavailable:
             self.stop()
-            self.restarts += 1
-            try:
-                self.start()
-            except SandboxUnavailable:
-                self.stop()
-            return {"status": "sandbox-failure", "error": f"worker lost: {why}",
-                    "exit_code": None, "stdout": "", "stderr": "", "result": None,
-                    "time": wall_timeout}
-        return answer
+        return {"status": "sandbox-failure", "error": f"worker lost: {why}",
+                "exit_code": None, "stdout": "", "stderr": "", "result": None,
+                "time": wall_timeout}
 
 
 class Sandbox:
@@ -286,18 +310,40 @@ class Sandbox:
         shutil.rmtree(self.worker_dir, ignore_errors=True)
 
     # ---- running -----------------------------------------------------------------------
-    def execute(self, request: dict) -> dict:
+    def execute(self, request: dict, keep=None) -> dict:
         """Run one request (see worker.py: command, files, stdin, payload, timeout, limits,
         return_stdout) in a fresh child on a free slot; blocks until one is free. Returns
         the raw outcome: status (exited|timeout|sandbox-failure|worker-error), exit_code,
         signal, time, stdout (first `return_stdout` characters), stdout_bytes, stderr
-        (tail) and `result` (what the program wrote on its result channel, parsed)."""
+        (tail) and `result` (what the program wrote on its result channel, parsed).
+
+        A batch request (`tests`: [{stdin, payload}, ...], optional `budget` and `compile`,
+        see worker.py) holds one slot for all its tests, each still in a fresh child, and
+        returns {"tests": [...]}: per test, in order, its outcome or what `keep(outcome)`
+        makes of it as the test ends (so that large outputs need not stay in memory);
+        fewer than the tests only when the budget ran out or (the first outcome's
+        `compile`) the source does not compile. A test that loses the worker gets a
+        sandbox-failure outcome and the rest run on its replacement, as if every test had
+        been its own request."""
         if self.closed:
             raise RuntimeError("the sandbox is closed")
         request = {**request, "limits": {**self.limits, **request.get("limits", {})}}
+        timeout = float(request.get("timeout", 4.0))
         slot = self.free.get()
         try:
-            return slot.request(request, float(request.get("timeout", 4.0)))
+            if "tests" not in request:
+                return slot.request(request, timeout)
+            kept: list = []
+            while True:
+                part = slot.request(request, timeout, keep)
+                kept += part["tests"]
+                if not part["lost"] or len(part["tests"]) == len(request["tests"]) \
+                        or ("compile" in request and not part["reported"]):
+                    return {"tests": kept}
+                request = {key: value for key, value in request.items() if key != "compile"}
+                request["tests"] = request["tests"][len(part["tests"]):]
+                if request.get("budget") is not None:
+                    request["budget"] -= part["time"]
         finally:
             self.free.put(slot)
 

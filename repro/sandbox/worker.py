@@ -1,8 +1,8 @@
 """The fork server that runs INSIDE a sandbox: one long-lived process per slot.
 
 It reads one JSON request per line from its stdin and answers one JSON line on its
-stdout. Each request runs in a fresh forked child (so a program never sees another's
-state) with rlimits, a private work directory (also its HOME and TMPDIR) and, where the
+stdout (one per test, then an end line, for a batch). Each test runs in a fresh forked
+child (so a program never sees another's state) with rlimits, a private work directory (also its HOME and TMPDIR) and, where the
 worker may, a different uid. After every child the worker kills whatever the child left
 behind, reaps it and wipes the whole work tmpfs. The worker itself is not dumpable and
 ignores every catchable signal.
@@ -10,7 +10,20 @@ ignores every catchable signal.
 A request names a command, files, stdin, a payload, a timeout and limits; the answer is
 the raw outcome: what the worker observes itself (exit status or signal, time, stdout,
 stderr tail) and what was written on the result channel, descriptor 3, which the program
-can reach too (the host treats it as program output). Commands:
+can reach too (the host treats it as program output).
+
+A batch request (`tests`: a list of {stdin, payload}) runs the same command once per
+test, each in its own fresh child and freshly wiped work directory with the files written
+anew, exactly as separate requests would; it answers one line per test as the test ends,
+then `{"batch_end": true}`. It only saves the host a round trip per test. `budget`
+(seconds) caps the sum of the tests' times: no test starts once it is spent, and each gets
+at most what is left of it. `compile` (a source) is compiled by the first test's child
+after it dropped its privileges and took its limits, before the command runs; the child
+reports on a private descriptor that it closes before any program code runs (so nothing a
+program does can change the report), and if the source does not compile the command does
+not run: the first test's line carries `compile`: {ok, error} and the batch ends there.
+
+Commands:
 - `["python", FILE]`: FILE (one of the request's files) runs as `__main__` in the child;
 - `["call", "MODULE:FUNCTION"]`: FUNCTION(payload) of a module the sandbox was given runs
   in the child; its return value is written as JSON on the result channel.
@@ -122,6 +135,29 @@ class Worker:
         if not (isinstance(command, list) and len(command) == 2 and command[0] in ("python", "call")):
             raise ValueError("unknown command %r" % (command,))
         timeout = float(request.get("timeout", 4.0))
+        if "tests" not in request:
+            return self.run_test(request, request.get("stdin", ""), request.get("payload"), timeout)
+        budget = request.get("budget")
+        spent, compile_source = 0.0, request.get("compile")
+        for test in request["tests"]:
+            if budget is not None and spent >= budget:
+                break
+            limit = timeout if budget is None else min(timeout, budget - spent)
+            try:
+                outcome = self.run_test(request, test.get("stdin", ""), test.get("payload"),
+                                        limit, compile_source)
+            except Exception as exc:  # a worker bug must not look like a verdict
+                outcome = {"status": "worker-error", "error": repr(exc), "time": 0.0}
+            self.send(outcome)  # one line per test as it ends: a lost worker loses one test
+            spent += outcome["time"]
+            if compile_source is not None:
+                compile_source = None
+                if outcome.get("compile", {}).get("ok") is not True:
+                    break
+        return {"batch_end": True}
+
+    def run_test(self, request, stdin, payload, timeout, compile_source=None):
+        """One test in a fresh child: its raw outcome (and the compile report if asked)."""
         limits = request.get("limits", {})
         self.counter += 1
         workdir = os.path.join(self.workroot, "t%d" % self.counter)
@@ -129,15 +165,17 @@ class Worker:
         os.mkdir(workdir, 0o777)
         os.chmod(workdir, 0o777)
         stdin_fd = os.memfd_create("stdin")
-        os.write(stdin_fd, request.get("stdin", "").encode("utf-8"))
+        os.write(stdin_fd, stdin.encode("utf-8"))
         os.lseek(stdin_fd, 0, os.SEEK_SET)
         out_fd = os.memfd_create("stdout")
         err_fd = os.memfd_create("stderr")
         res_fd = os.memfd_create("result")
+        report_fd = os.memfd_create("compile") if compile_source is not None else None
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # child: never returns
-            self.child(command, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd)
+            self.child(request["command"], request.get("files", {}), payload, workdir, limits,
+                       timeout, (stdin_fd, out_fd, err_fd, res_fd), compile_source, report_fd)
         status, timed_out = self.wait_child(pid, timeout)
         elapsed = time.monotonic() - start
         self.cleanup(pid, workdir)
@@ -156,6 +194,10 @@ class Worker:
         answer["result"] = parse_result(result_text)
         for fd in (stdin_fd, out_fd, err_fd, res_fd):
             os.close(fd)
+        if report_fd is not None:
+            report, _ = read_memfd(report_fd, 1 << 16)
+            os.close(report_fd)
+            answer["compile"] = parse_result(report) or {"ok": False, "error": None}
         return answer
 
     def wait_child(self, pid, timeout):
@@ -195,15 +237,16 @@ class Worker:
         wipe_contents(self.workroot)
 
     # ---- the child -----------------------------------------------------------------
-    def child(self, command, request, workdir, limits, timeout, stdin_fd, out_fd, err_fd, res_fd):
+    def child(self, command, files, payload, workdir, limits, timeout, std_fds,
+              compile_source, report_fd):
         code = 70
         try:
             os.setsid()
-            os.dup2(stdin_fd, 0)
-            os.dup2(out_fd, 1)
-            os.dup2(err_fd, 2)
-            os.dup2(res_fd, 3)
-            os.closerange(4, 65536)
+            for target, fd in enumerate(std_fds):  # stdin, stdout, stderr, result channel
+                os.dup2(fd, target)
+            if report_fd is not None:
+                os.dup2(report_fd, 4)
+            os.closerange(5 if report_fd is not None else 4, 65536)
             restore_child_signals()
             os.environ["HOME"] = os.environ["TMPDIR"] = workdir
             os.chdir(workdir)
@@ -211,10 +254,12 @@ class Worker:
                 os.setgroups([])
                 os.setgid(self.child_gid)
                 os.setuid(self.child_uid)
-            write_files(request.get("files", {}))
+            write_files(files)
             apply_limits(limits, timeout)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            code = run_command(command, request.get("payload"), result_fd=3)
+            if report_fd is not None and not report_compiles(compile_source, 4):
+                os._exit(0)
+            code = run_command(command, payload, result_fd=3)
         except BaseException:
             try:
                 import traceback
@@ -222,6 +267,18 @@ class Worker:
             except BaseException:
                 pass
         os._exit(code)
+
+
+def report_compiles(source, report_fd):
+    """Compile `source` as the program's child, write {ok, error} on `report_fd` and close
+    it before any program code can run (so nothing the program does can change the report)."""
+    import pyscript
+    report = pyscript.compile_check(source)
+    data = json.dumps(report).encode("utf-8")
+    while data:
+        data = data[os.write(report_fd, data):]
+    os.close(report_fd)
+    return report["ok"]
 
 
 def preload(names):

@@ -7,6 +7,8 @@ forged = [
     {"value": ["bool", True], "time": 0.0},
     {"verdict": True, "results": [True], "times": [0.0], "errors": [None]},
     {"status": "exited", "exit_code": 0, "result": {"results": [True]}},
+    {"compile": {"ok": True, "error": None}, "status": "exited", "exit_code": 0, "stdout": "forged"},
+    {"batch_end": True},
 ]
 for record in forged:
     data = (json.dumps(record) + "\n").encode()

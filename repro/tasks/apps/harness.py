@@ -119,10 +119,7 @@ def evaluate_paper(sandbox, code: str, in_outs: dict, per_test_timeout: float) -
     return out
 
 
-def strict_call_test(sandbox, code, fn_name, args, want, timeout) -> tuple:
-    answer = sandbox.execute({"command": ["call", "apps_child:strict_call"],
-                              "payload": {"code": code, "fn_name": fn_name, "args": args},
-                              "timeout": timeout, "return_stdout": 0})
+def strict_call_verdict(answer: dict, want) -> tuple:
     result = answer.get("result")
     if answer.get("status") != "exited" or answer.get("exit_code") != 0:
         return -1, answer.get("time"), death_reason(answer), False
@@ -137,11 +134,8 @@ def strict_call_test(sandbox, code, fn_name, args, want, timeout) -> tuple:
     return verdict, answer.get("time"), error, live
 
 
-def strict_script_test(sandbox, code, inputs, expected, timeout) -> tuple:
-    stdin = "\n".join(inputs) if isinstance(inputs, list) else str(inputs)
+def strict_script_verdict(answer: dict, expected) -> tuple:
     expected_text = "\n".join(expected) if isinstance(expected, list) else str(expected)
-    answer = sandbox.execute({"command": ["python", "main.py"], "files": {"main.py": code},
-                              "stdin": stdin, "timeout": timeout, "return_stdout": FULL_STDOUT})
     if answer.get("status") != "exited" or answer.get("exit_code") != 0:
         return -1, answer.get("time"), death_reason(answer), False
     try:
@@ -151,34 +145,55 @@ def strict_script_test(sandbox, code, inputs, expected, timeout) -> tuple:
         return judge.JUDGE_ERROR, answer.get("time"), f"judge error: {exc!r}"[:300], False
 
 
-def evaluate_strict(sandbox, code: str, in_outs: dict, per_test_timeout: float) -> dict:
-    """A fresh script process per test; tests after the program's time budget is spent
-    get -1 (earlier verdicts stand)."""
-    compiled = sandbox.execute({"command": ["call", "pyscript:compile_check"], "payload": code,
-                                "timeout": per_test_timeout, "return_stdout": 0})
-    check = compiled.get("result") if isinstance(compiled.get("result"), dict) else {}
-    if compiled.get("status") != "exited" or check.get("ok") is not True:
-        return {"results": [-2], "times": [compiled.get("time")],
-                "errors": [str(check.get("error") or death_reason(compiled))[:300]],
-                "live_objects": 0, "judge_errors": 0}
+def strict_request(code: str, in_outs: dict) -> dict:
+    """One batch request for all the tests of a program (sandbox/worker.py): each test
+    still runs in its own fresh child, as a standalone script for standard-input problems;
+    the batch only saves a round trip per test, and the first test's child checks that
+    the program compiles (a separate request per program before)."""
     fn_name = in_outs.get("fn_name")
     if fn_name:
-        args = judge.strict_args(in_outs["inputs"])
-        wants = judge.strict_expected(in_outs["outputs"])
+        return {"command": ["call", "apps_child:strict_call"], "return_stdout": 0,
+                "tests": [{"payload": {"code": code, "fn_name": fn_name, "args": args}}
+                          for args in judge.strict_args(in_outs["inputs"])]}
+    return {"command": ["python", "main.py"], "files": {"main.py": code},
+            "return_stdout": FULL_STDOUT,
+            "tests": [{"stdin": "\n".join(i) if isinstance(i, list) else str(i)}
+                      for i in in_outs["inputs"]]}
+
+
+def evaluate_strict(sandbox, code: str, in_outs: dict, per_test_timeout: float) -> dict:
+    """A fresh script process per test; tests after the program's time budget
+    (PROGRAM_TIMEOUT, the sum of the tests' times) is spent get -1 (earlier verdicts stand).
+    Each test is judged as its outcome arrives, so only its verdict stays in memory."""
+    fn_name = in_outs.get("fn_name")
+    wants = judge.strict_expected(in_outs["outputs"]) if fn_name else in_outs["outputs"]
+    verdict_of = strict_call_verdict if fn_name else strict_script_verdict
+    first: dict = {"count": 0}
+
+    def judged(outcome: dict) -> tuple:
+        index = first["count"]
+        first["count"] += 1
+        if index == 0:  # the first test's child also says whether the program compiles
+            first["check"] = outcome.get("compile") if isinstance(outcome.get("compile"), dict) else {}
+            first["time"], first["death"] = outcome.get("time"), death_reason(outcome)
+        if index >= len(wants):
+            return -1, outcome.get("time"), "malformed outcome record: more outcomes than tests", False
+        return verdict_of(outcome, wants[index])
+
+    answer = sandbox.execute({**strict_request(code, in_outs), "compile": code,
+                              "timeout": per_test_timeout, "budget": PROGRAM_TIMEOUT}, keep=judged)
+    verdicts = answer.get("tests") if isinstance(answer.get("tests"), list) else []
+    if not verdicts or first.get("check", {}).get("ok") is not True:
+        return {"results": [-2], "times": [first.get("time")],
+                "errors": [str(first.get("check", {}).get("error") or first.get("death")
+                               or "no outcome")[:300]],
+                "live_objects": 0, "judge_errors": 0}
     out = {"results": [], "times": [], "errors": [], "live_objects": 0, "judge_errors": 0}
-    spent = 0.0
-    for index in range(len(in_outs["inputs"])):
-        if spent >= PROGRAM_TIMEOUT:
+    for index in range(len(wants)):
+        if index < len(verdicts):
+            verdict, seconds, error, live = verdicts[index]
+        else:  # the worker started no test once the budget was spent
             verdict, seconds, error, live = -1, None, "program time budget spent", False
-        else:
-            timeout = min(per_test_timeout, PROGRAM_TIMEOUT - spent)
-            if fn_name:
-                verdict, seconds, error, live = strict_call_test(
-                    sandbox, code, fn_name, args[index], wants[index], timeout)
-            else:
-                verdict, seconds, error, live = strict_script_test(
-                    sandbox, code, in_outs["inputs"][index], in_outs["outputs"][index], timeout)
-            spent += seconds or 0.0
         out["results"].append(verdict)
         out["times"].append(seconds)
         out["errors"].append(error)
