@@ -25,6 +25,7 @@ def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bflo
     """A random-weight model of `key`'s architecture and a small tokenizer, saved in `directory`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+    from transformers.initialization import no_init_weights
 
     from repro.arch import hf_config
     from repro.tiny_models import build_tokenizer, corpus_lines
@@ -38,9 +39,22 @@ def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bflo
     if MODELS[key].is_seq2seq:
         config.decoder_start_token_id = tokenizer.pad_token_id
     auto = AutoModelForSeq2SeqLM if MODELS[key].is_seq2seq else AutoModelForCausalLM
-    torch.manual_seed(0)
-    model = auto.from_config(config, dtype=getattr(torch, dtype))
-    model.save_pretrained(directory)
+    # transformers' own initialisation runs per module (and in bf16, which this kind of CPU
+    # emulates slowly): minutes for a 34B-wide layer. Values do not matter for shapes, so the
+    # model is built without it and every weight filled in one call (buffers such as rotary
+    # frequencies are still computed by the model's constructor).
+    with no_init_weights():
+        model = auto.from_config(config, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() >= 2:
+                param.normal_(0.0, 0.02, generator=generator)
+            elif name.endswith("bias"):
+                param.zero_()
+            else:  # layer-norm scales
+                param.fill_(1.0)
+    model.to(getattr(torch, dtype)).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     del model
     return Path(directory)
