@@ -40,7 +40,7 @@ def main() -> None:
         "",
         f"- machine: {record['cpu']['model']}, {record['cpu']['logical_cores']} cores, "
         f"Python {platform.python_version()}, {platform.system()} {platform.machine()}",
-        f"- packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "- packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"- GPU: {record['gpu']['model']}",
         "",
         "| call | runs | median (s) | max (s) |",

@@ -8,7 +8,7 @@ every (model, method) of a manifest and matches them against the paper's printed
 """
 from __future__ import annotations
 
-import tempfile
+import shutil
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -141,8 +141,11 @@ def check_manifest(manifest) -> list[dict]:
     import json
 
     cells: dict[tuple, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="repro-arch-") as tmp:
-        tok_dir = init_text_tokenizer(Path(tmp))
+    from repro.scratch import temp_dir
+
+    tmp = temp_dir("arch")   # owner-tagged: swept by the next start if this process is killed
+    try:
+        tok_dir = init_text_tokenizer(tmp)
         for run in manifest.runs:
             cfg = run.config
             method, key = cfg["tuning"]["method"], cfg["model"]
@@ -157,6 +160,8 @@ def check_manifest(manifest) -> list[dict]:
                                 "total": total, "printed": None}
             if printed_reference(run) and not cells[ident]["printed"]:
                 cells[ident].update(run=run.id, printed=printed_reference(run))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     rows = list(cells.values())
     for row in rows:
         row["ok"], row["rule"] = verdict(row["model"], row["method"], row["trainable"], row["printed"])

@@ -192,7 +192,6 @@ def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=
         raise UserError(f"{shards} shards for {n_groups} independent group(s) of runs: some shards would be empty",
                         field="--shards", fix=f"pass --shards {n_groups} or fewer")
     path = str(Path(manifest.path).resolve())
-    stem = Path(manifest.path).stem
     if not classes:
         return [Shard(f"{i}/{shards}", [r.id for r in select_shard(runs, i, shards)],
                       shard_argv(path, i, shards, out, only, rq, extra), dict(resources))

@@ -131,7 +131,11 @@ def build_tiny(key: str, out_dir: Path, steps: int = PRETRAIN_STEPS, progress: b
         shutil.rmtree(scratch, ignore_errors=True)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    from repro.scratch import hidden_name
+
+    # Built beside its destination under an owner-tagged name: a killed build is swept by the next one.
+    prefix, suffix = hidden_name(out_dir.name)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=out_dir.parent))
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     if out_dir.exists():
@@ -152,6 +156,9 @@ def ensure_tiny(key: str, progress: bool = True) -> Path:
     # One builder at a time (parallel shards or test workers on one machine); the others wait.
     with open(out.parent / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        from repro.scratch import sweep_tree
+
+        sweep_tree(out.parent, recursive=False)   # half-built models of killed builders
         if not (out / "config.json").exists():
             if progress:
                 print(f"building tiny model {key} (offline, deterministic) -> {out}", flush=True)

@@ -120,7 +120,6 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
         refuse_fp16_trainable(model)
     scratch = checkpoint_dir or str(temp_dir("train", scratch_dir))
     trainer = None
-    succeeded = False
     try:
         args = TrainingArguments(
             output_dir=scratch, per_device_train_batch_size=bs, per_device_eval_batch_size=bs,
@@ -156,7 +155,6 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
                  "train_loss_curve": train_losses, "eval_history": history,
                  "train_loss": round(loss_sum.training_loss(), 6), "precision": precision_note,
                  "world_size": world, "train_examples": len(train_set), "validation_examples": len(val_set)}
-        succeeded = True
         return stats
     finally:
         if world > 1 and trainer is not None:

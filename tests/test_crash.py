@@ -229,6 +229,44 @@ def test_leftovers_of_dead_processes_are_swept_and_live_ones_kept(tmp_path, monk
     assert len(said) == 3 and all("gone" in line for line in said)
 
 
+def test_half_built_tiny_models_of_dead_builders_are_swept(tmp_path, monkeypatch):
+    from repro import tiny_models
+
+    monkeypatch.setenv("REPRO_ARTIFACTS", str(tmp_path))
+    models = tmp_path / "models"
+    models.mkdir()
+    dead_build = models / f".tiny-llama.{_dead_tag()}.abc123.tmp"
+    live_build = models / f".tiny-codegen.{scratch.owner_tag()}.abc123.tmp"
+    for d in (dead_build, live_build):
+        d.mkdir()
+        (d / "model.safetensors").write_bytes(b"half")
+
+    def fake_build(key, out_dir, **_):     # the real build pre-trains for minutes; its naming is what counts
+        prefix, suffix = scratch.hidden_name(Path(out_dir).name)
+        assert scratch.HIDDEN_NAME.fullmatch(prefix + "x" + suffix)
+        Path(out_dir).mkdir(parents=True)
+        (Path(out_dir) / "config.json").write_text("{}")
+
+    monkeypatch.setattr(tiny_models, "build_tiny", fake_build)
+    monkeypatch.setattr("repro.pins.check_files", lambda *a, **k: None)
+    tiny_models.ensure_tiny("tiny-llama", progress=False)
+    assert not dead_build.exists() and live_build.is_dir()
+
+
+def test_arch_check_leaves_no_scratch(tmp_path, monkeypatch):
+    from repro.arch import check_manifest
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    seen = []
+    real = scratch.temp_dir
+    monkeypatch.setattr(scratch, "temp_dir", lambda kind, parent=None: seen.append(real(kind, parent)) or seen[-1])
+    m = tmp_path / "m.yaml"
+    m.write_text(MANIFEST)
+    check_manifest(load_manifest(m))
+    assert len(seen) == 1 and scratch.TEMP_NAME.fullmatch(seen[0].name)   # swept by name if killed
+    assert not list(tmp_path.glob("repro-*"))
+
+
 def test_a_file_dropped_into_a_finished_run_is_set_aside_once(tmp_path, capsys):
     m = tmp_path / "m.yaml"
     m.write_text(MANIFEST)

@@ -10,12 +10,17 @@ times and error texts) so every APPS metric can be recomputed without executing 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repro import records
 
 from .metrics import MODES, score_apps
 
 NAMES = {"avg_test_pass_first": "avg", "avg_test_pass_mean": "avg_mean", "strict_accuracy": "strict_accuracy"}
+
+
+if TYPE_CHECKING:
+    from repro.metrics import Scores
 
 
 def programs(test: list[dict], candidates: list[list[str]], from_reference: bool) -> list[dict]:

@@ -16,6 +16,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repro import records
 from repro.errors import UserError
@@ -34,6 +35,10 @@ RUNNER = Path(__file__).resolve().with_name("java_runner.py")
 # The JDK's configuration (jvm.cfg, security) lives in /etc/java-*: mounted under bubblewrap.
 SETUP = Setup(needs=(Need("java", programs=("javac", "java"), host_paths=("/etc/java-*",),
                           fix="`bash .ci/install-java.sh`"),))
+
+
+if TYPE_CHECKING:
+    from repro.metrics import Scores
 
 
 def check_java_installed() -> None:
