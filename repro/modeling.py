@@ -45,7 +45,10 @@ def load_model(spec: ModelSpec, path: str, extra_kwargs: dict | None = None, dty
     auto = AutoModelForSeq2SeqLM if spec.is_seq2seq else AutoModelForCausalLM
     kwargs = dict(extra_kwargs or {})
     on_gpu = device_kind() == "cuda"
-    if "quantization_config" not in kwargs:
+    # The dtype applies to quantized loads too: it is what their unquantized parts (embeddings,
+    # norms, head) load in, as both versions of the authors' code passed `torch_dtype` with a
+    # quantization config (paper-era train.py:61-62 fp16, the revision bf16).
+    if dtype or "quantization_config" not in kwargs:
         kwargs["dtype"] = getattr(torch, dtype) if dtype else (torch.float32 if not on_gpu else getattr(torch, spec.dtype))
     if on_gpu and "quantization_config" in kwargs:
         kwargs["device_map"] = {"": device.local_rank()}

@@ -45,6 +45,7 @@ def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bflo
     # frequencies are still computed by the model's constructor).
     with no_init_weights():
         model = auto.from_config(config, dtype=torch.float32)
+    model.tie_weights()   # skipped with the initialisation; tied embeddings are part of the shape
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -87,14 +88,19 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
     tokenizer = load_tokenizer(spec, path)
     model = method.wrap(load_model(spec, path, method.load_kwargs(cfg, False), dtype=p.weights), spec, cfg, tokenizer, path)
     trainable = sum(q.numel() for q in model.parameters() if q.requires_grad)
-    name, watched = next((n, q) for n, q in model.named_parameters() if q.requires_grad)
-    start = watched.detach().float().clone()
+    trainable_tensors = sum(1 for q in model.parameters() if q.requires_grad)
+    # Every trainable tensor is watched: LoRA's `A` gets no gradient until its zero-initialised
+    # `B` has moved, so one tensor alone may legitimately stay put for the first steps.
+    start = {n: q.detach().float().clone() for n, q in model.named_parameters() if q.requires_grad}
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stats = train(model, tokenizer, ROWS, ROWS[:2], cfg, seq2seq=spec.is_seq2seq, seed=0, on_gpu=False,
                   progress=False, scratch_dir=str(work_dir))
     timings["train"] = time.perf_counter() - t0
-    updated = not torch.equal(start, dict(model.named_parameters())[name].detach().float())
+    now = dict(model.named_parameters())
+    changed = sorted(n for n, value in start.items() if not torch.equal(value, now[n].detach().float()))
+    updated = bool(changed)
+    del start, now
     weights = Path(work_dir) / "weights"
     method.save(model, tokenizer, weights)
     probe = tokenizer(PROMPTS[:1], return_tensors="pt")
@@ -110,6 +116,7 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
                           equal_length_batches=method_name == "prompt-tuning")
     timings["generate"] = time.perf_counter() - t0
     return {"model": key, "method": method_name, "trainable": trainable, "steps": stats["global_steps"], "updated": updated,
+            "tensors_updated": f"{len(changed)}/{trainable_tensors}",
             "train_loss": stats["train_loss"], "precision": stats["precision"],
             "reload_max_abs_diff": float((before - after).abs().max()), "candidates": candidates,
             "seconds": {k: round(v, 2) for k, v in timings.items()}, "dtype": str(next(reloaded.parameters()).dtype)}

@@ -68,3 +68,25 @@ def test_arch_check_fails_on_a_wrong_target_module_list(tmp_path, capsys):
     assert main(["arch-check", "-m", str(path)]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH" in out and "codellama-7b-lora-train" in out and "16,777,216" in out
+
+
+@pytest.mark.parametrize("key, tied", [("codet5p-220m", True), ("codegen-350m-mono", False)])
+def test_shape_base_keeps_the_published_embedding_tying(key, tied, tmp_path):
+    """A saved random base reloads with the published tying (config `tie_word_embeddings`) and
+    the published parameter count of its depth, as the meta-device build has it."""
+    import warnings
+
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    from repro.registry import MODELS
+    from repro.shapes import shape_base
+
+    base = shape_base(key, 1, tmp_path / "base", dtype="float32")
+    auto = AutoModelForSeq2SeqLM if MODELS[key].is_seq2seq else AutoModelForCausalLM
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto.from_pretrained(base)
+    same = model.get_input_embeddings().weight.data_ptr() == model.get_output_embeddings().weight.data_ptr()
+    assert same is tied
+    on_meta = arch.build_on_meta(MODELS[key], arch.hf_config(key, 1))
+    assert sum(p.numel() for p in model.parameters()) == arch.count_parameters(on_meta)[1]

@@ -69,3 +69,17 @@ def test_tosem_bf16_trains_on_the_cpu(method, tiny_llama, tmp_path):
                   scratch_dir=str(tmp_path))
     assert stats["global_steps"] == 3 and stats["best_eval_loss"] is not None
     assert stats["precision"].startswith("bf16 weights and bf16 autocast on the CPU")
+
+
+@pytest.mark.parametrize("policy, kept", [("paper-era", torch.float16), ("tosem", torch.float32)])
+def test_quantized_base_loads_in_the_run_dtype_and_upcasts_as_its_code_did(policy, kept, tiny_llama):
+    """The weight dtype reaches a quantized load (c55e532 train.py:61-62 passes `torch_dtype`
+    with the quantization config); the paper-era code trained its unquantized parts as loaded,
+    the revision's SFTTrainer cast them to fp32 (peft's prepare_model_for_kbit_training)."""
+    spec, method = MODELS["tiny-llama"], tuning.get("qlora-8bit")
+    cfg = copy.deepcopy(BUILTIN_DEFAULTS["tuning"])
+    cfg.update(method="qlora-8bit", precision=policy)
+    base = load_model(spec, str(tiny_llama), method.load_kwargs(cfg, False), dtype="float16")
+    assert base.model.norm.weight.dtype == torch.float16
+    model = method.wrap(base, spec, cfg, load_tokenizer(spec, str(tiny_llama)), str(tiny_llama))
+    assert model.base_model.model.model.norm.weight.dtype == kept

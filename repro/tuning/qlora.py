@@ -2,7 +2,9 @@
 
 bitsandbytes has a CPU backend, so both train here; on CPUs with avx512_bf16 an eval-mode
 forward repacks `Linear4bit` weights into an inference layout and later training steps get
-zero gradients, so `wrap` turns that repacking off on every 4-bit layer.
+zero gradients, so `wrap` turns that repacking off on every 4-bit layer. The base loads in
+the run's weight dtype (its unquantized parts keep it); `wrap` casts them to fp32 first except
+under the paper-era precision, whose code did not (`upcasts_for_kbit`).
 """
 from __future__ import annotations
 
@@ -33,15 +35,24 @@ class QLoRA(LoRA):
                 f"float32 (the paper: {cfg['quantization'].get('compute_dtype', 'float16')} compute on a GPU)"]
 
     def wrap(self, model, spec, cfg, tokenizer, model_path):
-        from peft import prepare_model_for_kbit_training
-
         disable_cpu_repacking(model)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        if upcasts_for_kbit(cfg):
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         return super().wrap(model, spec, cfg, tokenizer, model_path)
 
     def load_trained(self, base_model, weights_dir, spec):
         disable_cpu_repacking(base_model)
         return super().load_trained(base_model, weights_dir, spec)
+
+
+def upcasts_for_kbit(cfg) -> bool:
+    """Whether the quantized base's unquantized parameters are cast to fp32 before training
+    (peft's `prepare_model_for_kbit_training`). The paper-era code did not (c55e532 train.py:
+    `get_peft_model` straight after loading, fp16 parts kept in fp16); the revision trains with
+    TRL's SFTTrainer, which prepares every k-bit model. Other precisions follow peft's advice."""
+    return cfg.get("precision", "auto") != "paper-era"
 
 
 def disable_cpu_repacking(model) -> int:
