@@ -61,13 +61,14 @@ def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bflo
 
 
 def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, precision: str = "auto",
-                steps: int = 2) -> dict:
-    """Train `steps` steps, save, reload and beam-search `key` (a saved shape base) with `method_name`."""
+                steps: int = 2, on_gpu: bool | None = None) -> dict:
+    """Train `steps` steps, save, reload and beam-search `key` (a saved shape base) with `method_name`,
+    on the GPU when `on_gpu` (default: when this process has one, as `repro.device` decides)."""
     import copy
 
     import torch
 
-    from repro import tuning
+    from repro import device, tuning
     from repro.generate import generate
     from repro.manifest import BUILTIN_DEFAULTS, PAPER_LEARNING_RATES
     from repro.modeling import load_model, load_tokenizer
@@ -80,28 +81,29 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
     cfg.update(method=method_name, learning_rate=PAPER_LEARNING_RATES[method_name], max_steps=steps, epochs=1,
                batch_size=2, max_length=32, eval_every_epoch_fraction=1.0, precision=precision, num_virtual_tokens=10 if method_name == "prefix-tuning" else 20)
     cfg["quantization"]["bits"] = 8 if method_name == "qlora-8bit" else 4
-    p = plan(precision, method_name, on_gpu=False, registry_dtype=spec.dtype)
+    on_gpu = device.on_gpu() if on_gpu is None else on_gpu
+    p = plan(precision, method_name, on_gpu=on_gpu, registry_dtype=spec.dtype)
     path = str(base_dir)
     timings = {}
     t0 = time.perf_counter()
     tokenizer = load_tokenizer(spec, path)
-    model = method.wrap(load_model(spec, path, method.load_kwargs(cfg, False), dtype=p.weights), spec, cfg, tokenizer, path)
+    model = method.wrap(load_model(spec, path, method.load_kwargs(cfg, on_gpu), dtype=p.weights), spec, cfg, tokenizer, path)
     trainable = sum(q.numel() for q in model.parameters() if q.requires_grad)
     name, watched = next((n, q) for n, q in model.named_parameters() if q.requires_grad)
     start = watched.detach().float().clone()
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    stats = train(model, tokenizer, ROWS, ROWS[:2], cfg, seq2seq=spec.is_seq2seq, seed=0, on_gpu=False,
+    stats = train(model, tokenizer, ROWS, ROWS[:2], cfg, seq2seq=spec.is_seq2seq, seed=0, on_gpu=on_gpu,
                   progress=False, scratch_dir=str(work_dir))
     timings["train"] = time.perf_counter() - t0
     updated = not torch.equal(start, dict(model.named_parameters())[name].detach().float())
     weights = Path(work_dir) / "weights"
     method.save(model, tokenizer, weights)
-    probe = tokenizer(PROMPTS[:1], return_tensors="pt")
+    probe = tokenizer(PROMPTS[:1], return_tensors="pt").to(next(model.parameters()).device)
     before = _logits(model, probe, spec.is_seq2seq)
     del model
     t0 = time.perf_counter()
-    reloaded = method.load_trained(load_model(spec, path, method.load_kwargs(cfg, False), dtype=p.weights),
+    reloaded = method.load_trained(load_model(spec, path, method.load_kwargs(cfg, on_gpu), dtype=p.weights),
                                    weights, spec)
     after = _logits(reloaded, probe, spec.is_seq2seq)
     timings["reload"] = time.perf_counter() - t0
@@ -122,5 +124,5 @@ def _logits(model, enc, seq2seq: bool):
         model.eval()
         kwargs = dict(enc)
         if seq2seq:
-            kwargs["decoder_input_ids"] = torch.zeros((1, 1), dtype=torch.long)
+            kwargs["decoder_input_ids"] = torch.zeros((1, 1), dtype=torch.long, device=enc["input_ids"].device)
         return model(**kwargs).logits[:, -1, :].float()
