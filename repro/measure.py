@@ -28,12 +28,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from repro.errors import UserError
-from repro.registry import DATASETS, MODELS
+from repro.registry import ARCHITECTURES, DATASETS, MODELS
 
 FORMAT = "repro-calibration/1"
 CALIBRATION_DIR = Path("calibration")
 METHODS = ["full-ft", "lora", "ia3", "prompt-tuning", "prefix-tuning", "qlora-8bit", "qlora-4bit"]
-PAPER_MODELS = [k for k, m in MODELS.items() if not m.tiny]
+PAPER_MODELS = list(ARCHITECTURES)  # the eleven paper models, whose published shapes the registry holds
 GENERATION_BATCHES = (1, 8, 16)
 BATCH = 8
 # The paper fully fine-tunes only the small models (Figure 1: up to CodeT5+ 770M).
@@ -71,18 +71,29 @@ def describe_device(torch_module=None) -> dict:
     cores = os.cpu_count() or 1
     torch = torch_module
     if torch is not None and torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        count = torch.cuda.device_count()
-        gb = props.total_memory / 2**30
-        return {"slug": _slug(f"cuda-{props.name}") + (f"-x{count}" if count > 1 else ""), "kind": "cuda",
-                "name": props.name, "gpus": count, "gpu_memory_gib": round(gb, 1),
-                "description": f"{props.name} ({gb:.0f} GiB)" + (f" x{count}" if count > 1 else "")
+        name, gb, count = _gpu_facts(torch)
+        return {"slug": _slug(f"cuda-{name}") + (f"-x{count}" if count > 1 else ""), "kind": "cuda",
+                "name": name, "gpus": count, "gpu_memory_gib": round(gb, 1),
+                "description": f"{name} ({gb:.0f} GiB)" + (f" x{count}" if count > 1 else "")
                                + f"; host {cpu_name()}, {cores} cores",
                 "cores": cores, "memory_gib": round(memory_gb(), 1)}
     name = cpu_name()
     return {"slug": f"cpu-{_slug(name)}-{cores}c", "kind": "cpu", "name": name, "cores": cores,
             "memory_gib": round(memory_gb(), 1),
             "description": f"{name}, {cores} cores, {memory_gb():.1f} GiB RAM, no GPU"}
+
+
+def _gpu_facts(torch) -> tuple[str, float, int]:
+    """Name, memory (GiB) and count of the GPUs: from nvidia-smi when present, so that the parent
+    process creates no CUDA context (which would hold memory the cases need), else from torch."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout.strip().splitlines()
+        name, mib = out[0].rsplit(",", 1)
+        return name.strip(), float(mib) / 1024, len(out)
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        props = torch.cuda.get_device_properties(0)
+        return props.name, props.total_memory / 2**30, torch.cuda.device_count()
 
 
 def current_device_slug() -> str:
@@ -116,9 +127,12 @@ def _fp32_bytes_per_param(method: str) -> float:
     return {"qlora-8bit": 1.2, "qlora-4bit": 0.7}.get(method, 4.0)
 
 
-def skip_reason(key: str, method: str, device: dict, allow_slow: bool) -> str | None:
+def skip_reason(key: str, method: str, device: dict, allow_slow: bool,
+                cpu_max_params: float = CPU_MAX_PARAMS) -> str | None:
     """Why a (model, method) training case is not run on this device, or None."""
     params = MODELS[key].parameters
+    if not MODELS[key].tiny and key not in ARCHITECTURES:
+        return "the registry has no published architecture facts for it (repro.arch), so no base can be built"
     if method == "full-ft" and params > FULL_FT_MAX_PARAMS:
         return "the paper fully fine-tunes only the models up to 770M parameters (Figure 1)"
     if device["kind"] == "cuda":
@@ -132,23 +146,27 @@ def skip_reason(key: str, method: str, device: dict, allow_slow: bool) -> str | 
     if need > 0.85 * device["memory_gib"]:
         return (f"does not fit: about {need:.0f} GiB on a CPU (fp32 compute) and this machine has "
                 f"{device['memory_gib']:.0f} GiB")
-    if params > CPU_MAX_PARAMS and not allow_slow:
+    if params > cpu_max_params and not allow_slow:
         minutes = 6 * params * BATCH * 64 / (CPU_GFLOPS * 1e9) / 60
-        return (f"would take about {minutes:.0f} min per training step on this CPU "
-                f"({params / 1e9:.1f}B parameters; pass --allow-slow to run it)")
+        return (f"over --cpu-max-params {cpu_max_params / 1e9:g}B: about {minutes:.0f} min or more per training "
+                f"step on a CPU ({params / 1e9:.2f}B parameters; raise --cpu-max-params or pass --allow-slow)")
     if method.startswith("qlora") and not _has_module("bitsandbytes"):
         return "bitsandbytes is not installed"
     return None
 
 
-def generation_skip_reason(key: str, device: dict, allow_slow: bool) -> str | None:
+def generation_skip_reason(key: str, device: dict, allow_slow: bool,
+                           cpu_max_params: float = CPU_MAX_PARAMS) -> str | None:
     params = MODELS[key].parameters
+    if not MODELS[key].tiny and key not in ARCHITECTURES:
+        return "the registry has no published architecture facts for it (repro.arch), so no base can be built"
     if device["kind"] == "cuda":
         return None
     if params * 4 / 2**30 + 1.5 > 0.85 * device["memory_gib"]:
         return f"does not fit: {params * 4 / 2**30:.0f} GiB of fp32 weights on a CPU"
-    if params > CPU_MAX_PARAMS and not allow_slow:
-        return f"would take hours on this CPU ({params / 1e9:.1f}B parameters; pass --allow-slow to run it)"
+    if params > cpu_max_params and not allow_slow:
+        return (f"over --cpu-max-params {cpu_max_params / 1e9:g}B: beam search at batch 1, 8 and 16 would take "
+                f"hours on a CPU ({params / 1e9:.2f}B parameters)")
     return None
 
 
@@ -253,10 +271,10 @@ def cmd_measure(args) -> int:
     for key in models:
         for method in methods:
             plan.append(({"kind": "train", "model": key, "method": method},
-                         skip_reason(key, method, device, args.allow_slow)))
+                         skip_reason(key, method, device, args.allow_slow, args.cpu_max_params * 1e9)))
         if not args.skip_generation:
             plan.append(({"kind": "generate", "model": key, "method": "none"},
-                         generation_skip_reason(key, device, args.allow_slow)))
+                         generation_skip_reason(key, device, args.allow_slow, args.cpu_max_params * 1e9)))
     to_run = sum(reason is None for _, reason in plan)
     print(f"measure on {device['description']}: {len(plan)} case(s), {to_run} to run, "
           f"{len(plan) - to_run} skipped -> {out}", flush=True)
@@ -320,8 +338,12 @@ def _memory_kind(device: dict) -> str:
 
 
 def _build_base(key: str, work: Path, args) -> dict:
-    """The model's random-weight base (a tiny stand-in's own directory), built in a child process."""
-    result = run_child({"kind": "base", "model": key, "base_dir": str(work / "bases" / key), "threads": args.threads},
+    """The model's random-weight base, built in a child process (a tiny stand-in, which takes
+    well under a second, in this one)."""
+    if MODELS[key].tiny:
+        return {"dir": _child_base({"model": key, "base_dir": str(work / "bases" / key)})["base_dir"]}
+    result = run_child({"kind": "base", "model": key, "base_dir": str(work / "bases" / key), "threads": args.threads,
+                        "build_on_gpu": getattr(args, "build_on_gpu", False)},
                        work / "child", args.case_timeout)
     return result if result.get("failed") else {"dir": result["base_dir"]}
 
@@ -365,19 +387,42 @@ def child_main(spec_path: str, result_path: str) -> int:
 
 def _child_base(task: dict) -> dict:
     key = task["model"]
-    if MODELS[key].tiny:
-        from repro.tiny_models import ensure_tiny
+    if MODELS[key].tiny:  # a tiny stand-in, random weights like the others (no pre-training)
+        from repro.tiny_models import build_tiny
 
-        return {"base_dir": str(ensure_tiny(key, progress=False))}
+        build_tiny(key, Path(task["base_dir"]), steps=0, progress=False)
+        return {"base_dir": task["base_dir"]}
     from repro.shapes import shape_base
 
     Path(task["base_dir"]).mkdir(parents=True, exist_ok=True)
-    return {"base_dir": str(shape_base(key, None, Path(task["base_dir"])))}
+    build = "cuda" if task.get("build_on_gpu") else "cpu"
+    return {"base_dir": str(shape_base(key, None, Path(task["base_dir"]), build_device=build))}
 
 
 def _spec(key: str):
     # A local directory of the published shape: the native transformers class (repro.arch).
     return replace(MODELS[key], tiny=True, trust_remote_code=False)
+
+
+class _NoSampler:
+    """Stands in for the RSS sampler where psutil is missing (a GPU host's own Python): peak 0."""
+    peak = start = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def host_sampler():
+    """repro.memory's RSS sampler (the case's host memory), or a stand-in without psutil."""
+    from repro.memory import RssSampler
+
+    try:
+        return RssSampler()
+    except ImportError:
+        return _NoSampler()
 
 
 def _child_train(task: dict) -> dict:
@@ -388,7 +433,6 @@ def _child_train(task: dict) -> dict:
 
     from repro import device, tuning
     from repro.manifest import BUILTIN_DEFAULTS, PAPER_LEARNING_RATES
-    from repro.memory import RssSampler
     from repro.modeling import load_model, load_tokenizer
     from repro.precision import plan
     from repro.train import encode_row, train
@@ -423,7 +467,7 @@ def _child_train(task: dict) -> dict:
     base = task["base_dir"]
     Path(task["work_dir"]).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with RssSampler() as rss:
+    with host_sampler() as rss:
         tokenizer = load_tokenizer(spec, base)
         model = method.wrap(load_model(spec, base, method.load_kwargs(cfg, on_gpu), dtype=p.weights),
                             spec, cfg, tokenizer, base)
@@ -457,7 +501,6 @@ def _child_generate(task: dict) -> dict:
 
     from repro import device
     from repro.generate import generate
-    from repro.memory import RssSampler
     from repro.modeling import load_model, load_tokenizer
     from repro.precision import plan
 
@@ -473,7 +516,7 @@ def _child_generate(task: dict) -> dict:
             torch.cuda.reset_peak_memory_stats()
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        with RssSampler() as rss:
+        with host_sampler() as rss:
             outputs[b] = generate(model, tokenizer, prompts, {**task["generation"], "batch_size": b},
                                   seq2seq=spec.is_seq2seq, seed=0, progress=False, batch_size=b)
         if on_gpu:
@@ -563,13 +606,17 @@ def register(subparsers) -> None:
     sp.add_argument("--max-new-tokens", type=positive_int, help="beam-search length (default: the dataset's)")
     sp.add_argument("--gen-prompts", type=positive_int, default=16, help="prompts per generation case (default 16)")
     sp.add_argument("--threads", type=positive_int, help="torch threads per case (default: every core)")
-    sp.add_argument("--allow-slow", action="store_true", help="on a CPU, also run models above 0.8B that fit")
+    sp.add_argument("--cpu-max-params", type=float, default=CPU_MAX_PARAMS / 1e9, metavar="B",
+                    help="on a CPU, skip models above this many billion parameters (default 0.8: the three small models)")
+    sp.add_argument("--allow-slow", action="store_true", help="on a CPU, run every model that fits in memory")
     sp.add_argument("--case-timeout", type=float, metavar="SECONDS", help="end a case's process after this long")
     sp.add_argument("--case-memory-limit", type=float, metavar="GB",
                     help="address-space limit of each case's process (a case over it fails alone)")
     sp.add_argument("--note", help="conditions to record with the results (e.g. 'under load: CI ran alongside')")
     sp.add_argument("--work", help="scratch directory for bases and checkpoints (default: a temporary one)")
     sp.add_argument("--keep-bases", action="store_true", help="keep the random-weight bases after the run")
+    sp.add_argument("--build-on-gpu", action="store_true",
+                    help="build the random-weight bases on the GPU (a 7B model in seconds, no fp32 copy in host RAM)")
     sp.set_defaults(func=cmd_measure)
 
 

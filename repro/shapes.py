@@ -21,8 +21,9 @@ ROWS = [{"prompt": f"### Instruction:\nreturn {w} plus one\n### Response:\n", "t
 GEN = {"strategy": "beam", "num_beams": 2, "num_return_sequences": 2, "max_new_tokens": 3, "stop": [], "batch_size": 2}
 
 
-def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bfloat16") -> Path:
-    """A random-weight model of `key`'s architecture and a small tokenizer, saved in `directory`."""
+def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bfloat16", build_device: str = "cpu") -> Path:
+    """A random-weight model of `key`'s architecture and a small tokenizer, saved in `directory`
+    (built on `build_device`: "cuda" builds a 7B model in seconds, in `dtype`, without host RAM for fp32)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
     from transformers.initialization import no_init_weights
@@ -43,9 +44,10 @@ def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bflo
     # emulates slowly): minutes for a 34B-wide layer. Values do not matter for shapes, so the
     # model is built without it and every weight filled in one call (buffers such as rotary
     # frequencies are still computed by the model's constructor).
-    with no_init_weights():
-        model = auto.from_config(config, dtype=torch.float32)
-    generator = torch.Generator().manual_seed(0)
+    build_dtype = torch.float32 if build_device == "cpu" else getattr(torch, dtype)
+    with torch.device(build_device), no_init_weights():
+        model = auto.from_config(config, dtype=build_dtype)
+    generator = torch.Generator(device=build_device).manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if param.dim() >= 2:
