@@ -245,6 +245,10 @@ def cmd_measure(args) -> int:
     methods = _names(args.methods, METHODS, METHODS, "--methods")
     if args.dataset not in DATASETS:
         raise UserError(f"unknown dataset {args.dataset!r}", field="--dataset", fix=f"one of: {', '.join(DATASETS)}")
+    from repro.precision import POLICIES
+
+    if args.precision not in POLICIES:
+        raise UserError(f"unknown precision {args.precision!r}", field="--precision", fix=f"one of: {', '.join(POLICIES)}")
     try:
         import torch
     except ImportError:
@@ -279,11 +283,11 @@ def cmd_measure(args) -> int:
     print(f"measure on {device['description']}: {len(plan)} case(s), {to_run} to run, "
           f"{len(plan) - to_run} skipped -> {out}", flush=True)
     bases: dict[str, dict] = {}
-    done = 0
     try:
         for i, (case, reason) in enumerate(plan, 1):
             label = f"[{i}/{len(plan)}] {case['model']} {'generation' if case['kind'] == 'generate' else case['method']}"
             if reason is None and case["model"] not in bases:
+                print(f"building the random-weight base of {case['model']} (full size)", flush=True)
                 bases[case["model"]] = _build_base(case["model"], work, args)
                 _drop_other_bases(bases, case["model"], args.keep_bases)
             base = bases.get(case["model"])
@@ -298,7 +302,6 @@ def cmd_measure(args) -> int:
                         "gen_prompts": args.gen_prompts, "batch": BATCH}
                 result = run_child(task, work / "child", args.case_timeout, args.case_memory_limit)
                 record = {**case, **result}
-                done += 1
                 print(f"{label}: {_summary(record)}", flush=True)
             doc["cases"].append(record)
             write_atomic(out, json.dumps(doc, indent=1) + "\n")
