@@ -144,8 +144,8 @@ def skip_reason(key: str, method: str, device: dict, allow_slow: bool,
         return None
     need = params * _fp32_bytes_per_param(method) / 2**30 + 1.5
     if need > 0.85 * device["memory_gib"]:
-        return (f"does not fit: about {need:.0f} GiB on a CPU (fp32 compute) and this machine has "
-                f"{device['memory_gib']:.0f} GiB")
+        return (f"does not fit: about {need:.1f} GiB on a CPU (fp32 compute) and this machine has "
+                f"{device['memory_gib']:.1f} GiB, of which 85 % is taken as usable")
     if params > cpu_max_params and not allow_slow:
         minutes = 6 * params * BATCH * 64 / (CPU_GFLOPS * 1e9) / 60
         return (f"over --cpu-max-params {cpu_max_params / 1e9:g}B: about {minutes:.0f} min or more per training "
