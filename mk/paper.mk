@@ -8,7 +8,7 @@ paper-manifests-check: $(STAMP)
 	$(PY) tools/make_paper_manifests.py --check
 
 plan-paper: $(STAMP)
-	$(PY) -m repro plan --manifest manifests/paper --quiet --calibration
+	$(PY) -m repro plan --manifest manifests/paper --quiet --show-fit
 
 report-paper: $(STAMP)
 	$(PY) -m repro report --manifest manifests/paper --results results/paper

@@ -1,5 +1,5 @@
 """Command line: `python -m repro {list,run,reproduce,verify,report,models,datasets}` (and the
-subcommands of COMMAND_MODULES: plan, lock, submit, status).
+subcommands of COMMAND_MODULES: plan, lock, submit, status, arch-check, measure).
 
 Heavy libraries (torch, transformers) are imported only by the commands that run models,
 so `list`, `verify` and `report` start fast and work in a minimal environment.
@@ -17,7 +17,7 @@ from repro.lock import refuse_unpinned
 
 DEFAULT_RESULTS = "results"
 # Modules that add their own subcommands: each defines `register(subparsers)`.
-COMMAND_MODULES: list[str] = ["repro.plan", "repro.lock", "repro.launch", "repro.status", "repro.arch"]
+COMMAND_MODULES: list[str] = ["repro.plan", "repro.lock", "repro.launch", "repro.status", "repro.arch", "repro.measure"]
 
 
 def _manifest(args):

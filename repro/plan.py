@@ -6,7 +6,12 @@ model's dtype for PEFT; 1 for 8-bit, 0.53 for NF4 with double quantization), and
 fitted by least squares per family (full-ft / PEFT / QLoRA) to the peaks the paper measured
 (Figure 1). PEFT methods absent from Figure 1 (IA3, prompt and prefix tuning) use the PEFT
 fit, capped by the full fine-tuning estimate (the PEFT points span 1B-7B only); QLoRA-8bit
-uses the QLoRA fit with w = 1. `calibration()` gives the fit's errors (`--calibration`).
+uses the QLoRA fit with w = 1. `calibration()` gives the fit's errors (`--show-fit`).
+
+With `--calibration FILE` (written by `repro measure` on some device), a training run whose
+(model, method) the file measured takes its peak memory and hours from the file instead
+(hours = measured s/step x the run's optimizer steps, evaluation passes at a third of a step);
+the per-run table's "basis" column says which runs did. Evaluation runs keep the model below.
 
 Memory of an evaluation run = weights + key/value cache of (batch x beams or samples)
 sequences of (prompt + new tokens) + a fixed overhead; the plan says the largest
@@ -163,6 +168,7 @@ class Estimate:
     memory_gb: float
     fits: str
     gpu_hours: float
+    basis: str = "fit"
 
 
 def train_gpu_hours(cfg: dict) -> float:
@@ -192,9 +198,27 @@ def eval_gpu_hours(cfg: dict, batch: int) -> float:
     return (decode + prefill) / 3600
 
 
-def estimate(run, gpu_memory_gb: float) -> Estimate:
+def calibrated_train_hours(cfg: dict, case: dict) -> float:
+    """Hours of a training run at a measured case's seconds per step (at the case's batch size)."""
+    t = cfg["tuning"]
+    n_train, n_val, _ = _split_sizes(cfg["dataset"])
+    steps = math.ceil(n_train / (t["batch_size"] * t["gradient_accumulation_steps"])) * t["epochs"]
+    evals = round(t["epochs"] / t["eval_every_epoch_fraction"])
+    eval_steps = evals * math.ceil(n_val / t["batch_size"])
+    return case["seconds_per_step"] * (steps + eval_steps / 3.0) / 3600
+
+
+def estimate(run, gpu_memory_gb: float, calibrated: dict | None = None) -> Estimate:
+    """The run's peak memory and hours: from `calibrated` ((model, method) -> measured case of a
+    calibration file) when it covers a training run, else from the fit and the constants above."""
     cfg = run.config
     method = cfg["tuning"]["method"]
+    case = (calibrated or {}).get((cfg["model"], method)) if run.kind == "train" else None
+    if case is not None:
+        mem = case["peak_memory_gb"]
+        fits = "yes" if mem <= gpu_memory_gb else "NO"
+        return Estimate(run.id, run.rq, run.kind, cfg["model"], method, round(mem, 2), fits,
+                        calibrated_train_hours(cfg, case), "calibration")
     if run.kind == "train":
         bits = cfg["tuning"]["quantization"]["bits"] if method.startswith("qlora") else None
         mem = train_memory_gb(cfg["model"], method, bits)
@@ -214,8 +238,8 @@ def estimate(run, gpu_memory_gb: float) -> Estimate:
     return Estimate(run.id, run.rq, run.kind, cfg["model"], method, round(mem, 2), fits, hours)
 
 
-def plan(runs, gpu_memory_gb: float = 24.0) -> list[Estimate]:
-    return [estimate(r, gpu_memory_gb) for r in runs]
+def plan(runs, gpu_memory_gb: float = 24.0, calibrated: dict | None = None) -> list[Estimate]:
+    return [estimate(r, gpu_memory_gb, calibrated) for r in runs]
 
 
 def render(estimates: list[Estimate], gpu_memory_gb: float, fmt: str = "simple", per_run: bool = True) -> str:
@@ -224,9 +248,10 @@ def render(estimates: list[Estimate], gpu_memory_gb: float, fmt: str = "simple",
     parts = []
     if per_run:
         parts.append(tabulate([[e.run_id, e.rq, e.kind, e.model, e.method, f"{e.memory_gb:.2f}", e.fits,
-                                "unknown" if math.isnan(e.gpu_hours) else f"{e.gpu_hours:.3f}"] for e in estimates],
+                                "unknown" if math.isnan(e.gpu_hours) else f"{e.gpu_hours:.3f}", e.basis]
+                               for e in estimates],
                               headers=["run", "rq", "kind", "model", "tuning", "peak GB (est.)",
-                                       f"fits {gpu_memory_gb:g} GB", "GPU-hours (est.)"], tablefmt=fmt,
+                                       f"fits {gpu_memory_gb:g} GB", "GPU-hours (est.)", "basis"], tablefmt=fmt,
                               disable_numparse=True))
     by_rq: dict[str, list[Estimate]] = {}
     for e in estimates:
@@ -269,10 +294,36 @@ def cmd_plan(args) -> int:
         from repro.errors import UserError
 
         raise UserError("no run matches the selection", field="--only", fix="check the pattern with `repro list`")
-    print(render(plan(runs, args.gpu_memory), args.gpu_memory, args.format, per_run=not args.quiet))
+    calibrated = None
     if args.calibration:
+        from repro.measure import load_calibration, training_cases
+
+        doc = load_calibration(args.calibration)
+        calibrated = training_cases(doc)
+    estimates = plan(runs, args.gpu_memory, calibrated)
+    print(render(estimates, args.gpu_memory, args.format, per_run=not args.quiet))
+    print("\n" + basis_text(estimates, args.calibration, doc if calibrated is not None else None))
+    if args.show_fit:
         print("\n" + calibration_text(args.format))
     return 0
+
+
+def basis_text(estimates: list[Estimate], path: str | None, doc: dict | None) -> str:
+    """Where the numbers came from: the calibration file (which device) or the fit; and, without
+    a file, which file of calibration/ was measured on this device."""
+    n = sum(e.basis == "calibration" for e in estimates)
+    fit = ("basis 'fit': memory fitted to Figure 1, hours from RTX A5000-class constants "
+           "(repro/plan.py)")
+    if doc is not None:
+        return (f"basis 'calibration': {n} of {len(estimates)} run(s) take peak memory and hours measured on "
+                f"{doc['device']['description']} ({path}, {doc.get('measured_at', 'undated')}); "
+                f"hours there are that device's hours, not an A5000's\n{fit}: the other runs")
+    from repro.measure import CALIBRATION_DIR, current_device_slug
+
+    here = CALIBRATION_DIR / f"{current_device_slug()}.json"
+    note = (f"\nnote: {here} was measured on this device; pass --calibration {here} to use its numbers"
+            if here.is_file() else "")
+    return f"{fit}: every run{note}"
 
 
 def register(subparsers) -> None:
@@ -283,5 +334,8 @@ def register(subparsers) -> None:
     sp.add_argument("--gpu-memory", type=float, default=24.0, metavar="GB", help="memory of one GPU (default 24)")
     sp.add_argument("--format", choices=["simple", "github"], default="simple")
     sp.add_argument("--quiet", "-q", action="store_true", help="totals only")
-    sp.add_argument("--calibration", action="store_true", help="also print the memory model's fit to Figure 1")
+    sp.add_argument("--show-fit", action="store_true", help="also print the memory model's fit to Figure 1")
+    sp.add_argument("--calibration", metavar="FILE",
+                    help="peak memory and s/step measured by `repro measure` (calibration/<device>.json): used "
+                         "for the training runs it covers, the fit for the others (see the basis column)")
     sp.set_defaults(func=cmd_plan)

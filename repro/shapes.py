@@ -21,8 +21,9 @@ ROWS = [{"prompt": f"### Instruction:\nreturn {w} plus one\n### Response:\n", "t
 GEN = {"strategy": "beam", "num_beams": 2, "num_return_sequences": 2, "max_new_tokens": 3, "stop": [], "batch_size": 2}
 
 
-def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bfloat16") -> Path:
-    """A random-weight model of `key`'s architecture and a small tokenizer, saved in `directory`."""
+def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bfloat16", build_device: str = "cpu") -> Path:
+    """A random-weight model of `key`'s architecture and a small tokenizer, saved in `directory`
+    (built on `build_device`: "cuda" builds a 7B model in seconds, in `dtype`, without host RAM for fp32)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
     from transformers.initialization import no_init_weights
@@ -43,10 +44,11 @@ def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bflo
     # emulates slowly): minutes for a 34B-wide layer. Values do not matter for shapes, so the
     # model is built without it and every weight filled in one call (buffers such as rotary
     # frequencies are still computed by the model's constructor).
-    with no_init_weights():
-        model = auto.from_config(config, dtype=torch.float32)
+    build_dtype = torch.float32 if build_device == "cpu" else getattr(torch, dtype)
+    with torch.device(build_device), no_init_weights():
+        model = auto.from_config(config, dtype=build_dtype)
     model.tie_weights()   # skipped with the initialisation; tied embeddings are part of the shape
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator(device=build_device).manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if param.dim() >= 2:
@@ -62,13 +64,14 @@ def shape_base(key: str, layers: int | None, directory: Path, dtype: str = "bflo
 
 
 def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, precision: str = "auto",
-                steps: int = 2) -> dict:
-    """Train `steps` steps, save, reload and beam-search `key` (a saved shape base) with `method_name`."""
+                steps: int = 2, on_gpu: bool | None = None) -> dict:
+    """Train `steps` steps, save, reload and beam-search `key` (a saved shape base) with `method_name`,
+    on the GPU when `on_gpu` (default: when this process has one, as `repro.device` decides)."""
     import copy
 
     import torch
 
-    from repro import tuning
+    from repro import device, tuning
     from repro.generate import generate
     from repro.manifest import BUILTIN_DEFAULTS, PAPER_LEARNING_RATES
     from repro.modeling import load_model, load_tokenizer
@@ -81,33 +84,34 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
     cfg.update(method=method_name, learning_rate=PAPER_LEARNING_RATES[method_name], max_steps=steps, epochs=1,
                batch_size=2, max_length=32, eval_every_epoch_fraction=1.0, precision=precision, num_virtual_tokens=10 if method_name == "prefix-tuning" else 20)
     cfg["quantization"]["bits"] = 8 if method_name == "qlora-8bit" else 4
-    p = plan(precision, method_name, on_gpu=False, registry_dtype=spec.dtype)
+    on_gpu = device.on_gpu() if on_gpu is None else on_gpu
+    p = plan(precision, method_name, on_gpu=on_gpu, registry_dtype=spec.dtype)
     path = str(base_dir)
     timings = {}
     t0 = time.perf_counter()
     tokenizer = load_tokenizer(spec, path)
-    model = method.wrap(load_model(spec, path, method.load_kwargs(cfg, False), dtype=p.weights), spec, cfg, tokenizer, path)
+    model = method.wrap(load_model(spec, path, method.load_kwargs(cfg, on_gpu), dtype=p.weights), spec, cfg, tokenizer, path)
     trainable = sum(q.numel() for q in model.parameters() if q.requires_grad)
     trainable_tensors = sum(1 for q in model.parameters() if q.requires_grad)
-    # Every trainable tensor is watched: LoRA's `A` gets no gradient until its zero-initialised
-    # `B` has moved, so one tensor alone may legitimately stay put for the first steps.
-    start = {n: q.detach().float().clone() for n, q in model.named_parameters() if q.requires_grad}
+    # Every trainable tensor is watched: LoRA's A gets no gradient until its zero-initialised B
+    # has moved, so one tensor alone can stay put in 2 steps while training works.
+    start = {n: _fingerprint(q) for n, q in model.named_parameters() if q.requires_grad}
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    stats = train(model, tokenizer, ROWS, ROWS[:2], cfg, seq2seq=spec.is_seq2seq, seed=0, on_gpu=False,
+    stats = train(model, tokenizer, ROWS, ROWS[:2], cfg, seq2seq=spec.is_seq2seq, seed=0, on_gpu=on_gpu,
                   progress=False, scratch_dir=str(work_dir))
     timings["train"] = time.perf_counter() - t0
     now = dict(model.named_parameters())
-    changed = sorted(n for n, value in start.items() if not torch.equal(value, now[n].detach().float()))
+    changed = [n for n, fp in start.items() if not torch.equal(fp, _fingerprint(now[n]))]
     updated = bool(changed)
     del start, now
     weights = Path(work_dir) / "weights"
     method.save(model, tokenizer, weights)
-    probe = tokenizer(PROMPTS[:1], return_tensors="pt")
+    probe = tokenizer(PROMPTS[:1], return_tensors="pt").to(next(model.parameters()).device)
     before = _logits(model, probe, spec.is_seq2seq)
     del model
     t0 = time.perf_counter()
-    reloaded = method.load_trained(load_model(spec, path, method.load_kwargs(cfg, False), dtype=p.weights),
+    reloaded = method.load_trained(load_model(spec, path, method.load_kwargs(cfg, on_gpu), dtype=p.weights),
                                    weights, spec)
     after = _logits(reloaded, probe, spec.is_seq2seq)
     timings["reload"] = time.perf_counter() - t0
@@ -122,6 +126,11 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
             "seconds": {k: round(v, 2) for k, v in timings.items()}, "dtype": str(next(reloaded.parameters()).dtype)}
 
 
+def _fingerprint(param):
+    """The first 4,096 values of a tensor, as float32 (enough to see an optimizer step)."""
+    return param.detach().flatten()[:4096].float().clone()
+
+
 def _logits(model, enc, seq2seq: bool):
     import torch
 
@@ -129,5 +138,5 @@ def _logits(model, enc, seq2seq: bool):
         model.eval()
         kwargs = dict(enc)
         if seq2seq:
-            kwargs["decoder_input_ids"] = torch.zeros((1, 1), dtype=torch.long)
+            kwargs["decoder_input_ids"] = torch.zeros((1, 1), dtype=torch.long, device=enc["input_ids"].device)
         return model(**kwargs).logits[:, -1, :].float()

@@ -99,14 +99,15 @@ def refuse_fp16_trainable(model) -> None:
 
 def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: dict, *, seq2seq: bool,
           seed: int, on_gpu: bool, progress: bool = True, checkpoint_dir: str | None = None,
-          scratch_dir: str | None = None) -> dict:
+          scratch_dir: str | None = None, callbacks: list | None = None) -> dict:
     """Train in place (the best checkpoint by validation loss is loaded at the end); return stats.
 
     Checkpoints (weights, optimizer, scheduler and RNG states) go to `checkpoint_dir` (the
     run's partial directory; else a temporary directory). Training resumes from the last
     complete checkpoint found there (`last_complete_checkpoint`), with the same weights and
     training loss as an uninterrupted run (also from the final checkpoint: no step runs again).
-    A caller's `checkpoint_dir` is left for the caller to remove; a temporary one is removed."""
+    A caller's `checkpoint_dir` is left for the caller to remove; a temporary one is removed.
+    `callbacks`: extra TrainerCallbacks (e.g. `repro measure`'s step timer)."""
     from transformers import Trainer, TrainingArguments
 
     enc = lambda rows: [encode_row(tokenizer, r, seq2seq, cfg["max_length"]) for r in rows]
@@ -135,7 +136,7 @@ def train(model, tokenizer, train_rows: list[dict], val_rows: list[dict], cfg: d
             remove_unused_columns=False, save_only_model=False, **precision)
         loss_sum = loss_sum_across_resume()
         trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
-                          data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id), callbacks=[loss_sum])
+                          data_collator=lambda b: collate_padded(b, tokenizer.pad_token_id), callbacks=[loss_sum, *(callbacks or [])])
         loss_sum.trainer = trainer
         if not progress:
             quiet(trainer)

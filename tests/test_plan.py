@@ -41,7 +41,7 @@ def test_plan_command_on_the_paper_manifest(capsys):
     out = capsys.readouterr().out
     total = [line for line in out.splitlines() if line.startswith("total")][0].split()
     assert total[1] == "819"
-    assert main(["plan", "-m", "manifests/paper", "--rq", "RQ2", "--gpu-memory", "16", "--calibration"]) == 0
+    assert main(["plan", "-m", "manifests/paper", "--rq", "RQ2", "--gpu-memory", "16", "--show-fit"]) == 0
     out = capsys.readouterr().out
     assert " NO " in out and "RMSE" in out
 
