@@ -251,22 +251,32 @@ def render(estimates: list[Estimate], gpu_memory_gb: float, fmt: str = "simple",
                                 "unknown" if math.isnan(e.gpu_hours) else f"{e.gpu_hours:.3f}", e.basis]
                                for e in estimates],
                               headers=["run", "rq", "kind", "model", "tuning", "peak GB (est.)",
-                                       f"fits {gpu_memory_gb:g} GB", "GPU-hours (est.)", "basis"], tablefmt=fmt,
+                                       f"fits {gpu_memory_gb:g} GB",
+                                       "hours (est., see basis)" if any(e.basis != "fit" for e in estimates)
+                                       else "GPU-hours (est.)", "basis"], tablefmt=fmt,
                               disable_numparse=True))
     by_rq: dict[str, list[Estimate]] = {}
     for e in estimates:
         by_rq.setdefault(e.rq, []).append(e)
+    mixed = any(e.basis != "fit" for e in estimates)
+
     def hours(es):
-        known = [e.gpu_hours for e in es if not math.isnan(e.gpu_hours)]
+        # Hours measured on a calibration's device are that device's, not an A5000's: never summed together.
+        known = [e for e in es if not math.isnan(e.gpu_hours)]
         unknown = len(es) - len(known)
-        return f"{sum(known):.1f}" + (f" (+{unknown} run(s) of unknown size)" if unknown else "")
+        text = f"{sum(e.gpu_hours for e in known if e.basis == 'fit'):.1f}"
+        if mixed:
+            text += f" + {sum(e.gpu_hours for e in known if e.basis != 'fit'):.1f} calibrated"
+        return text + (f" (+{unknown} run(s) of unknown size)" if unknown else "")
+
+    hours_header = "GPU-hours (est.)" if not mixed else "hours (est.): A5000 fit + calibrated device"
 
     rows = [[rq, len(es), sum(e.fits == "NO" for e in es), sum(e.fits.startswith("with") for e in es),
              hours(es)] for rq, es in sorted(by_rq.items())]
     rows.append(["total", len(estimates), sum(e.fits == "NO" for e in estimates),
                  sum(e.fits.startswith("with") for e in estimates), hours(estimates)])
     parts.append(tabulate(rows, headers=["rq", "runs", "do not fit", "need a smaller generation batch",
-                                         "GPU-hours (est.)"], tablefmt=fmt, disable_numparse=True))
+                                         hours_header], tablefmt=fmt, disable_numparse=True))
     return "\n\n".join(parts)
 
 

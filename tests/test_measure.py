@@ -126,6 +126,11 @@ def test_plan_uses_the_calibration_for_the_runs_it_covers_and_the_fit_for_the_ot
     assert rows[by_method["lora"].id][-1] == "calibration" and rows[by_method["qlora-4bit"].id][-1] == "fit"
     assert rows[by_method["lora"].id][5] == f"{covered['peak_memory_gb']:.2f}"
     assert f"measured on Test GPU (48 GiB) ({path}" in out
+    # Totals never add the calibrated device's hours to the A5000 fit's.
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    fit_hours = sum(e.gpu_hours for e in estimates.values() if e.basis == "fit" and not math.isnan(e.gpu_hours))
+    calibrated_hours = sum(e.gpu_hours for e in estimates.values() if e.basis == "calibration")
+    assert f"{fit_hours:.1f} + {calibrated_hours:.1f} calibrated" in total
 
 
 def test_plan_without_a_file_says_which_calibration_file_applies_here(tmp_path, monkeypatch, capsys):
