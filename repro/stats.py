@@ -3,7 +3,8 @@
 A claim check "A > B" is a statement about two sides, each an aggregate (mean, max or min,
 times a factor, optionally minus another side) of run metrics. `per_sample_scores` reads
 the per-sample records a finished evaluation wrote (`predictions.jsonl` for EM@k,
-`apps_results.{paper,strict}.jsonl` for APPS) into one score per test sample, keyed by the
+a task's own records, e.g. APPS's `apps_results.{paper,strict}.jsonl`, through the task's
+`per_sample_scores`) into one score per test sample, keyed by the
 sample's id, so that two runs on the same test set are paired sample by sample; corpus
 CodeBLEU becomes one row of corpus sums per sample (`codebleu_paper.sample_statistics`),
 rescored from summed rows on every resample.
@@ -49,29 +50,6 @@ def _em_scores(run_dir: Path, k: int) -> dict | None:
     return {str(r["index"]): 100.0 * (r["em_rank"] is not None and r["em_rank"] <= k) for r in rows}
 
 
-def _apps_scores(run_dir: Path, mode: str, difficulty: str, name: str) -> dict | None:
-    from repro.tasks.apps.metrics import pass_at_k, passes_all, sample_pass_share
-
-    path = run_dir / f"apps_results.{mode}.jsonl"
-    if not path.exists():
-        return None
-    samples: dict[str, dict[int, list]] = {}
-    for rec in _jsonl(path):
-        if difficulty == "overall" or rec["difficulty"] == difficulty:
-            samples.setdefault(str(rec["problem_id"]), {})[rec["sample"]] = rec["results"]
-    out = {}
-    for pid, by_sample in samples.items():
-        ordered = [by_sample[s] for s in sorted(by_sample)]
-        if name == "avg":
-            out[pid] = 100.0 * sample_pass_share(ordered[0])
-        elif name.startswith("pass@"):
-            k = int(name[len("pass@"):])
-            out[pid] = 100.0 * pass_at_k(len(ordered), sum(passes_all(s) for s in ordered), k)
-        else:
-            return None
-    return out or None
-
-
 @dataclass
 class CorpusSamples:
     """A corpus metric's per-sample statistic rows (sample id -> row) and the function that
@@ -103,9 +81,12 @@ def per_sample_scores(run_dir: Path, metric: str) -> dict[str, float] | CorpusSa
         return _codebleu_samples(run_dir)
     if metric.startswith("em@"):
         return _em_scores(run_dir, int(metric[3:]))
-    parts = metric.split("/")
-    if len(parts) == 3 and parts[0] in ("apps", "apps-strict"):
-        return _apps_scores(run_dir, "paper" if parts[0] == "apps" else "strict", parts[1], parts[2])
+    from repro.tasks import all_tasks
+
+    for task in all_tasks().values():   # a task's own records (e.g. APPS's apps_results.*.jsonl)
+        scores = task.per_sample_scores(run_dir, metric)
+        if scores is not None:
+            return scores
     return None
 
 

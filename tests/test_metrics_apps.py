@@ -130,3 +130,22 @@ def test_score_apps_file_turns_bad_input_into_user_errors(tmp_path):
     with pytest.raises(UserError) as err:
         score_apps_file(path, ks=(1,))
     assert "results" in err.value.field
+
+
+def test_per_problem_scores_average_to_the_run_metric_and_reach_claim_checks(tmp_path):
+    """The per-problem scores a claim check resamples have the run's own metric as their mean
+    (score_apps: avg of the first sample, pass@k), per difficulty and overall."""
+    from repro.stats import per_sample_scores
+
+    rng = random.Random(7)
+    records = [rec(pid, diff, s, [rng.random() < 0.5 for _ in range(4)])
+               for pid, diff in [("1", "introductory"), ("2", "introductory"), ("3", "interview"), ("4", "competition")]
+               for s in range(3)]
+    (tmp_path / "apps_results.paper.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    scores = score_apps(records, ks=(1, 2))
+    for difficulty in ("introductory", "interview", "overall"):
+        for name, key in (("avg", "avg_test_pass_first"), ("pass@2", "pass@2")):
+            per_problem = per_sample_scores(tmp_path, f"apps/{difficulty}/{name}")
+            assert sum(per_problem.values()) / len(per_problem) == pytest.approx(scores[difficulty][key])
+    assert per_sample_scores(tmp_path, "apps-strict/overall/avg") is None    # no strict records in this run
+    assert per_sample_scores(tmp_path, "apps/overall/strict_accuracy") is None

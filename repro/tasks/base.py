@@ -11,6 +11,8 @@ outside the package calls `repro.tasks.register(TASK)`). A task owns:
 - `select_rows(spec, split, read)`: which rows of the dataset's files make a split;
 - `record_fields(row)`: the row's fields kept in predictions.jsonl;
 - `reference_solutions(row, n)`: the dataset's own solutions (generation strategy `reference`);
+- `per_sample_scores(run_dir, metric)`: one score per test sample of a metric it owns, read
+  from its own records (claim checks pair runs sample by sample: repro/stats.py);
 - the row filters a run may ask for: over-long test samples (`generation.block_size`) and
   training pairs (`tuning.over_length: drop`).
 """
@@ -52,6 +54,11 @@ class Task:
 
     def reference_solutions(self, row: dict, n: int) -> list[str]:
         return [row["code"]][:n]
+
+    def per_sample_scores(self, run_dir, metric: str) -> dict | None:
+        """{sample id: score (percent)} whose mean is `metric`, for a metric this task's scorers
+        write and its records hold per sample; None otherwise."""
+        return None
 
     def drop_over_block_size(self, test, prompts, chosen, tokenizer, model, block_size: int):
         """Test samples whose prompt + reference exceed the block size, dropped (not

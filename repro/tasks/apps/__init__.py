@@ -41,5 +41,13 @@ class Apps(Task):
     def reference_solutions(self, row: dict, n: int) -> list[str]:
         return solutions(row)[:n]
 
+    def per_sample_scores(self, run_dir, metric: str) -> dict | None:
+        from .metrics import per_problem_scores
+
+        parts = metric.split("/")
+        if len(parts) != 3 or parts[0] not in ("apps", "apps-strict"):
+            return None
+        return per_problem_scores(run_dir, "paper" if parts[0] == "apps" else "strict", parts[1], parts[2])
+
 
 TASK = Apps()

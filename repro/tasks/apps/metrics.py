@@ -197,3 +197,27 @@ def score_apps_file(path, ks=(1, 2, 5)) -> dict:
         raise UserError(str(e), file=str(path), field="records",
                         expected="one mode, samples 0..n-1 for every problem",
                         fix="regenerate the results file with the APPS execution stage") from e
+
+
+def per_problem_scores(run_dir, mode: str, difficulty: str, name: str) -> dict | None:
+    """{problem id: score (percent)} whose mean over problems is the metric `name` ("avg" or
+    "pass@k") of `difficulty` in verdict `mode`, from the run's apps_results.<mode>.jsonl;
+    None when the run has no such file or the metric has no per-problem form."""
+    path = Path(run_dir) / f"apps_results.{mode}.jsonl"
+    if not path.exists():
+        return None
+    samples: dict[str, dict[int, list]] = {}
+    for rec in load_apps_results(path):
+        if difficulty == "overall" or rec["difficulty"] == difficulty:
+            samples.setdefault(str(rec["problem_id"]), {})[rec["sample"]] = rec["results"]
+    out = {}
+    for pid, by_sample in samples.items():
+        ordered = [by_sample[s] for s in sorted(by_sample)]
+        if name == "avg":
+            out[pid] = 100.0 * sample_pass_share(ordered[0])
+        elif name.startswith("pass@"):
+            k = int(name[len("pass@"):])
+            out[pid] = 100.0 * pass_at_k(len(ordered), sum(passes_all(s) for s in ordered), k)
+        else:
+            return None
+    return out or None
