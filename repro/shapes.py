@@ -9,6 +9,7 @@ depend on weight values, and neither do module names, target modules or adapter 
 """
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -109,7 +110,10 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
     method.save(model, tokenizer, weights)
     probe = tokenizer(PROMPTS[:1], return_tensors="pt").to(next(model.parameters()).device)
     before = _logits(model, probe, spec.is_seq2seq)
+    # Freed before the reload, or two full-width models share the memory: peft and transformers
+    # models hold reference cycles, which only the collector frees.
     del model
+    gc.collect()
     t0 = time.perf_counter()
     reloaded = method.load_trained(load_model(spec, path, method.load_kwargs(cfg, on_gpu), dtype=p.weights),
                                    weights, spec)

@@ -7,6 +7,7 @@ text, prefix tuning with GQA, quantization (bitsandbytes' CPU backend), save/rel
 search on the real shapes, not quality. Each case: 2 Trainer steps that update the adapter (or
 the weights), save, reload to the same logits, beam search 2/2.
 """
+import gc
 import shutil
 
 import pytest
@@ -36,6 +37,7 @@ def base(request, tmp_path_factory):
 
 @pytest.mark.parametrize("key, method", CASES)
 def test_method_on_real_shapes(key, method, base, tmp_path):
+    gc.collect()   # the previous case's models (reference cycles) go before this one loads
     result = shape_check(key, method, base, tmp_path)
     print(f"\n{key} {method}: {result['trainable']:,} trainable, loss {result['train_loss']}, "
           f"{result['precision']}, seconds {result['seconds']}")
