@@ -50,13 +50,9 @@ def _slug(text: str) -> str:
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown cpu"
+    from repro.provenance import cpu_info
+
+    return cpu_info()["model"]
 
 
 def memory_gb() -> float:
@@ -108,16 +104,16 @@ def current_device_slug() -> str:
     return describe_device()["slug"]
 
 
-def library_versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+LIBRARIES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "tokenizers")
 
-    out = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "tokenizers"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict:
+    """Python's version and each library's (None when it is not installed)."""
+    from repro.provenance import package_versions
+
+    found = package_versions(tuple(names))
+    return {"python": platform.python_version(),
+            **{name: None if v == "not installed" else v for name, v in found.items()}}
 
 
 # --- which cases run here ---------------------------------------------------------------------------

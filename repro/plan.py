@@ -199,12 +199,12 @@ def eval_gpu_hours(cfg: dict, batch: int) -> float:
 
 
 def calibrated_train_hours(cfg: dict, case: dict) -> float:
-    """Hours of a training run at a measured case's seconds per step (at the case's batch size)."""
+    """Hours of a training run at a measured case's seconds per step (at the case's batch size);
+    an evaluation batch (forward only) counts as a third of a training step."""
     t = cfg["tuning"]
     n_train, n_val, _ = _split_sizes(cfg["dataset"])
     steps = math.ceil(n_train / (t["batch_size"] * t["gradient_accumulation_steps"])) * t["epochs"]
-    evals = round(t["epochs"] / t["eval_every_epoch_fraction"])
-    eval_steps = evals * math.ceil(n_val / t["batch_size"])
+    eval_steps = round(t["epochs"] / t["eval_every_epoch_fraction"]) * math.ceil(n_val / t["batch_size"])
     return case["seconds_per_step"] * (steps + eval_steps / 3.0) / 3600
 
 
@@ -246,22 +246,21 @@ def render(estimates: list[Estimate], gpu_memory_gb: float, fmt: str = "simple",
     from tabulate import tabulate
 
     parts = []
+    mixed = any(e.basis != "fit" for e in estimates)   # hours of two devices: never summed together
     if per_run:
         parts.append(tabulate([[e.run_id, e.rq, e.kind, e.model, e.method, f"{e.memory_gb:.2f}", e.fits,
                                 "unknown" if math.isnan(e.gpu_hours) else f"{e.gpu_hours:.3f}", e.basis]
                                for e in estimates],
                               headers=["run", "rq", "kind", "model", "tuning", "peak GB (est.)",
                                        f"fits {gpu_memory_gb:g} GB",
-                                       "hours (est., see basis)" if any(e.basis != "fit" for e in estimates)
-                                       else "GPU-hours (est.)", "basis"], tablefmt=fmt,
+                                       "hours (est., see basis)" if mixed else "GPU-hours (est.)", "basis"],
+                              tablefmt=fmt,
                               disable_numparse=True))
     by_rq: dict[str, list[Estimate]] = {}
     for e in estimates:
         by_rq.setdefault(e.rq, []).append(e)
-    mixed = any(e.basis != "fit" for e in estimates)
 
     def hours(es):
-        # Hours measured on a calibration's device are that device's, not an A5000's: never summed together.
         known = [e for e in es if not math.isnan(e.gpu_hours)]
         unknown = len(es) - len(known)
         text = f"{sum(e.gpu_hours for e in known if e.basis == 'fit'):.1f}"
@@ -304,7 +303,7 @@ def cmd_plan(args) -> int:
         from repro.errors import UserError
 
         raise UserError("no run matches the selection", field="--only", fix="check the pattern with `repro list`")
-    calibrated = None
+    calibrated = doc = None
     if args.calibration:
         from repro.measure import load_calibration, training_cases
 
@@ -312,7 +311,7 @@ def cmd_plan(args) -> int:
         calibrated = training_cases(doc)
     estimates = plan(runs, args.gpu_memory, calibrated)
     print(render(estimates, args.gpu_memory, args.format, per_run=not args.quiet))
-    print("\n" + basis_text(estimates, args.calibration, doc if calibrated is not None else None))
+    print("\n" + basis_text(estimates, args.calibration, doc))
     if args.show_fit:
         print("\n" + calibration_text(args.format))
     return 0

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -50,15 +49,10 @@ def say(text: str) -> None:
 
 
 def versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+    from repro.measure import library_versions
 
-    out = {"python": f"{platform.python_version()} ({sys.executable})"}
-    for name in ("torch", "transformers", "peft", "accelerate", "tokenizers", "safetensors", *OPTIONAL):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+    found = library_versions(("torch", "transformers", "peft", "accelerate", "tokenizers", "safetensors", *OPTIONAL))
+    return {**found, "python": f"{found['python']} ({sys.executable})"}
 
 
 def too_old(found: dict) -> list[str]:
