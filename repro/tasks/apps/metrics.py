@@ -204,20 +204,15 @@ def per_problem_scores(run_dir, mode: str, difficulty: str, name: str) -> dict |
     "pass@k") of `difficulty` in verdict `mode`, from the run's apps_results.<mode>.jsonl;
     None when the run has no such file or the metric has no per-problem form."""
     path = Path(run_dir) / f"apps_results.{mode}.jsonl"
-    if not path.exists():
+    if not path.exists() or not (name == "avg" or name.startswith("pass@")):
         return None
-    samples: dict[str, dict[int, list]] = {}
-    for rec in load_apps_results(path):
-        if difficulty == "overall" or rec["difficulty"] == difficulty:
-            samples.setdefault(str(rec["problem_id"]), {})[rec["sample"]] = rec["results"]
+    grouped, _ = _group_by_problem(load_apps_results(path))
     out = {}
-    for pid, by_sample in samples.items():
-        ordered = [by_sample[s] for s in sorted(by_sample)]
+    for pid, (diff, samples) in grouped.items():
+        if difficulty != "overall" and diff != difficulty:
+            continue
         if name == "avg":
-            out[pid] = 100.0 * sample_pass_share(ordered[0])
-        elif name.startswith("pass@"):
-            k = int(name[len("pass@"):])
-            out[pid] = 100.0 * pass_at_k(len(ordered), sum(passes_all(s) for s in ordered), k)
+            out[pid] = 100.0 * sample_pass_share(samples[0])
         else:
-            return None
+            out[pid] = 100.0 * pass_at_k(len(samples), sum(passes_all(x) for x in samples), int(name[len("pass@"):]))
     return out or None
