@@ -33,7 +33,7 @@ checksums: $(STAMP)
 	$(PY) tools/update_checksums.py
 
 test: $(STAMP) sandbox-deps
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -9,4 +9,4 @@ arch-check: $(STAMP)
 	$(PY) -m repro arch-check -m manifests/paper
 
 test-shapes: $(STAMP)
-	$(PY) -m pytest -q -s -p no:cacheprovider tests_shapes
+	$(PY) -m pytest -q -s -p no:cacheprovider --durations=10 tests_shapes
