@@ -16,14 +16,16 @@ except ImportError:  # pragma: no cover - torch is a hard dependency
 
 import pytest  # noqa: E402
 
-# The longest test files, longest first. `make test` hands whole files to two workers in
-# collection order (`--dist loadfile --no-loadscope-reorder`); the smoke reproduction alone
-# takes about 12 minutes, so when it started last one core sat idle for most of them.
-LONGEST_FIRST = ("test_smoke_e2e.py", "test_shard.py", "test_crash.py")
+# Files handed out first. `make test` gives whole files to two workers in collection order
+# (`--dist loadfile --no-loadscope-reorder`). The smoke reproduction alone takes about 12
+# minutes, so it goes first (when it started last, one core sat idle for most of them); the
+# pins test goes next, so the other worker builds the tiny T5 while the smoke builds the tiny
+# Llama; then the next-longest files.
+LONGEST_FIRST = ("test_smoke_e2e.py", "test_pins.py", "test_shard.py", "test_crash.py")
 
 
 def pytest_collection_modifyitems(items):
-    """Put the longest files first (a stable sort: the order within and among the rest is kept)."""
+    """Put those files first (a stable sort: the order within and among the rest is kept)."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 

@@ -30,3 +30,24 @@ def test_input_pins_for_run_json():
     assert p["model"]["files"]["model.safetensors"] and p["dataset"]["files"]["test.jsonl"]
     hub = pins.input_pins("codellama-7b", "conala")
     assert hub["model"]["hub_id"] == "codellama/CodeLlama-7b-hf"
+
+
+def test_the_smoke_runs_tiny_models_build_offline_to_their_pins():
+    """Each tiny model the smoke run uses is built when missing, exactly as the CLI builds it (one
+    thread, deterministic algorithms), and every one of its files matches checksums/models.sha256
+    (`ensure_tiny` refuses a mismatch). `make test` hands this file out second, so on a fresh
+    checkout the T5 build runs on the other worker beside the smoke run's Llama build."""
+    import torch
+
+    from repro.tiny_models import ensure_tiny
+
+    pinned = pins.pinned("models.sha256")
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        for key in ("tiny-t5", "tiny-llama"):
+            assert any(name.startswith(f"{key}/") for name in pinned), f"{key} has no pins"
+            path = ensure_tiny(key, progress=False)
+            assert (path / "model.safetensors").is_file()
+    finally:
+        torch.use_deterministic_algorithms(was)
