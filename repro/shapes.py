@@ -16,8 +16,8 @@ from pathlib import Path
 
 from repro.registry import MODELS
 
-PROMPTS = ["### Instruction:\nsort list `a`\n### Response:\n", "### Instruction:\nx\n### Response:\n"]
-ROWS = [{"prompt": f"### Instruction:\nreturn {w} plus one\n### Response:\n", "target": f"{w} + 1"}
+PROMPTS = ["# sort list a\n", "# x\n"]
+ROWS = [{"prompt": f"# {w} plus one\n", "target": f"{w} + 1"}
         for w in ("a", "b", "count", "n")]
 GEN = {"strategy": "beam", "num_beams": 2, "num_return_sequences": 2, "max_new_tokens": 3, "stop": [], "batch_size": 2}
 
@@ -83,7 +83,7 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
     method = tuning.get(method_name)
     cfg = copy.deepcopy(BUILTIN_DEFAULTS["tuning"])
     cfg.update(method=method_name, learning_rate=PAPER_LEARNING_RATES[method_name], max_steps=steps, epochs=1,
-               batch_size=2, max_length=32, eval_every_epoch_fraction=1.0, precision=precision, num_virtual_tokens=10 if method_name == "prefix-tuning" else 20)
+               batch_size=2, max_length=16, eval_every_epoch_fraction=1.0, precision=precision, num_virtual_tokens=10 if method_name == "prefix-tuning" else 20)
     cfg["quantization"]["bits"] = 8 if method_name == "qlora-8bit" else 4
     on_gpu = device.on_gpu() if on_gpu is None else on_gpu
     p = plan(precision, method_name, on_gpu=on_gpu, registry_dtype=spec.dtype)

@@ -1,7 +1,9 @@
 """Every tuning method on every paper architecture at real width, on the CPU (`make test-shapes`).
 
-The three small paper models at full size; each large family at 2 layers with full width and
-vocabulary (CodeGen2-7B for CodeGen2, CodeLlama 7B/13B/34B, 34B with grouped-query attention).
+The three small paper models at full size (12 to 24 layers: every method's behaviour across
+layers); each large family at 1 layer with full width and vocabulary (CodeGen2-7B for CodeGen2,
+CodeLlama 7B/13B/34B, 34B with grouped-query attention): its module names, widths, GQA and
+quantization are per layer, and `repro arch-check` counts the full-depth parameters.
 Random weights: the test proves module names, target modules, prompt-tuning initialisation
 text, prefix tuning with GQA, quantization (bitsandbytes' CPU backend), save/reload and beam
 search on the real shapes, not quality. Each case: 2 Trainer steps that update the adapter (or
@@ -19,7 +21,7 @@ SMALL = ["codet5p-220m", "codet5p-770m", "codegen-350m-mono"]
 LARGE = ["codegen2-7b", "codellama-7b", "codellama-13b-python", "codellama-34b-python"]
 PEFT = ["lora", "ia3", "prompt-tuning", "prefix-tuning", "qlora-8bit", "qlora-4bit"]
 CASES = [(k, m) for k in SMALL for m in ["full-ft", *PEFT]] + [(k, m) for k in LARGE for m in PEFT]
-LAYERS = {k: 2 for k in LARGE}
+LAYERS = {k: 1 for k in LARGE}
 
 _bases: dict = {}
 
