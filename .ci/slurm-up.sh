@@ -8,6 +8,7 @@
 # written: commands find the private configuration through SLURM_CONF (printed at the end).
 # Idempotent: daemons already running from this directory are left alone.
 # Stop with .ci/slurm-down.sh (it stops exactly the daemons started here, by pid file).
+# `--install-only`: install the packages and stop there (CI does it while pip installs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR="$(realpath -m "${REPRO_SLURM_DIR:-build/slurm}")"
@@ -25,6 +26,9 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "slurm-up: need root to apt-get install ${need[*]}" >&2; exit 1
   fi
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ "${1:-}" = "--install-only" ]; then
+  echo "slurm-up: packages installed (--install-only: no daemon started)"; exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "slurm-up: the single-node cluster runs its daemons as root; run as root" >&2; exit 1
