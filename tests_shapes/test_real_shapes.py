@@ -20,8 +20,14 @@ from repro.shapes import shape_base, shape_check
 SMALL = ["codet5p-220m", "codet5p-770m", "codegen-350m-mono"]
 LARGE = ["codegen2-7b", "codellama-7b", "codellama-13b-python", "codellama-34b-python"]
 PEFT = ["lora", "ia3", "prompt-tuning", "prefix-tuning", "qlora-8bit", "qlora-4bit"]
-CASES = [(k, m) for k in SMALL for m in ["full-ft", *PEFT]] + [(k, m) for k in LARGE for m in PEFT]
 LAYERS = {k: 1 for k in LARGE}
+# `make test-shapes` runs two single-thread workers (pytest-xdist, `--dist loadgroup`): each
+# group goes to one worker in this order, so a base is built once. The groups take about
+# the same time (docs/ARCHITECTURES.md): the small models with CodeGen2, and CodeLlama.
+WORKER = {**{k: "small-models-and-codegen2" for k in [*SMALL, "codegen2-7b"]},
+          **{k: "codellama" for k in LARGE if k.startswith("codellama")}}
+CASES = [pytest.param(k, m, marks=pytest.mark.xdist_group(WORKER[k]))
+         for k in [*SMALL, *LARGE] for m in (["full-ft", *PEFT] if k in SMALL else PEFT)]
 
 _bases: dict = {}
 
@@ -38,11 +44,12 @@ def base(request, tmp_path_factory):
 
 
 @pytest.mark.parametrize("key, method", CASES)
-def test_method_on_real_shapes(key, method, base, tmp_path):
+def test_method_on_real_shapes(key, method, base, tmp_path, record_property):
     gc.collect()   # the previous case's models (reference cycles) go before this one loads
     result = shape_check(key, method, base, tmp_path)
-    print(f"\n{key} {method}: {result['trainable']:,} trainable, loss {result['train_loss']}, "
-          f"{result['precision']}, seconds {result['seconds']}")
+    # Shown by conftest.py as each case ends (also under pytest-xdist, whose workers' prints are lost).
+    record_property("summary", f"{key} {method}: {result['trainable']:,} trainable, loss {result['train_loss']}, "
+                               f"{result['precision']}, seconds {result['seconds']}")
     assert result["steps"] == 2 and result["updated"], result
     assert result["reload_max_abs_diff"] < 1e-3, result
     assert len(result["candidates"]) == 2 and all(len(c) == 2 for c in result["candidates"])
