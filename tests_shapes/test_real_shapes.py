@@ -22,10 +22,11 @@ LARGE = ["codegen2-7b", "codellama-7b", "codellama-13b-python", "codellama-34b-p
 PEFT = ["lora", "ia3", "prompt-tuning", "prefix-tuning", "qlora-8bit", "qlora-4bit"]
 LAYERS = {k: 1 for k in LARGE}
 # `make test-shapes` runs two single-thread workers (pytest-xdist, `--dist loadgroup`): each
-# group goes to one worker in this order, so a base is built once. The groups take about
-# the same time (docs/ARCHITECTURES.md): the small models with CodeGen2, and CodeLlama.
-WORKER = {**{k: "small-models-and-codegen2" for k in [*SMALL, "codegen2-7b"]},
-          **{k: "codellama" for k in LARGE if k.startswith("codellama")}}
+# group goes to one worker in this order, so a base is built once. The groups take about the
+# same time (docs/ARCHITECTURES.md): the small models, CodeGen2 and CodeLlama-7B on one worker,
+# CodeLlama-13B and -34B on the other.
+WORKER = {k: "first" for k in [*SMALL, "codegen2-7b", "codellama-7b"]}
+WORKER.update({k: "second" for k in ["codellama-13b-python", "codellama-34b-python"]})
 CASES = [pytest.param(k, m, marks=pytest.mark.xdist_group(WORKER[k]))
          for k in [*SMALL, *LARGE] for m in (["full-ft", *PEFT] if k in SMALL else PEFT)]
 
