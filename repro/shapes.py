@@ -78,6 +78,7 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
     from repro.modeling import load_model, load_tokenizer
     from repro.precision import plan
     from repro.train import train
+    from transformers import set_seed
 
     spec = replace(MODELS[key], tiny=True, trust_remote_code=False)  # a local directory, native class
     method = tuning.get(method_name)
@@ -90,6 +91,9 @@ def shape_check(key: str, method_name: str, base_dir: Path, work_dir: Path, prec
     path = str(base_dir)
     timings = {}
     t0 = time.perf_counter()
+    # Seeded before loading, as a run is (repro/pipeline.py): the adapters' random initialisation
+    # (a prefix's embeddings, LoRA's A) then does not depend on the cases run before in the process.
+    set_seed(0)
     tokenizer = load_tokenizer(spec, path)
     model = method.wrap(load_model(spec, path, method.load_kwargs(cfg, on_gpu), dtype=p.weights), spec, cfg, tokenizer, path)
     trainable = sum(q.numel() for q in model.parameters() if q.requires_grad)
