@@ -171,14 +171,26 @@ class Estimate:
     basis: str = "fit"
 
 
+def trained_epochs(cfg: dict) -> float:
+    """Epochs a training run makes: `tuning.epochs`, or fewer when `tuning.max_steps` stops the
+    Trainer first (steps of batch_size x gradient_accumulation_steps examples)."""
+    t = cfg["tuning"]
+    n_train = _split_sizes(cfg["dataset"])[0]
+    if not t.get("max_steps") or not n_train or math.isnan(n_train):
+        return t["epochs"]
+    steps_per_epoch = math.ceil(n_train / (t["batch_size"] * t.get("gradient_accumulation_steps", 1)))
+    return min(t["epochs"], t["max_steps"] / steps_per_epoch)
+
+
 def train_gpu_hours(cfg: dict) -> float:
     t = cfg["tuning"]
     fam = family(t["method"])
     n_train, n_val, _ = _split_sizes(cfg["dataset"])
     tokens = _tokens(cfg)[0]
     p = MODELS[cfg["model"]].parameters
-    train_flops = FLOPS_PER_PARAM_TOKEN[fam] * p * n_train * tokens * t["epochs"]
-    evals = round(t["epochs"] / t["eval_every_epoch_fraction"])
+    epochs = trained_epochs(cfg)
+    train_flops = FLOPS_PER_PARAM_TOKEN[fam] * p * n_train * tokens * epochs
+    evals = max(1, round(epochs / t["eval_every_epoch_fraction"]))
     eval_flops = 2.0 * p * n_val * tokens * evals
     return (train_flops + eval_flops) / (PEAK_TFLOPS * 1e12 * MFU[fam]) / 3600
 

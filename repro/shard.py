@@ -1,8 +1,10 @@
 """Sharding: split a manifest's runs deterministically so any scheduler can run the pieces.
 
 Runs are grouped so that every evaluation travels with the train run whose weights it uses;
-groups are dealt round-robin in manifest order. Shard `i/n` is 0-based (SLURM
-`$SLURM_ARRAY_TASK_ID`, Kubernetes `$JOB_COMPLETION_INDEX`).
+groups are dealt by cost, largest first, each to the shard with the least estimated work so far
+(`repro plan`'s GPU-hours), so that the shards of an array end together. Shard `i/n` is 0-based
+(SLURM `$SLURM_ARRAY_TASK_ID`, Kubernetes `$JOB_COMPLETION_INDEX`); every task computes the same
+partition from the manifest alone.
 """
 from __future__ import annotations
 
@@ -36,8 +38,39 @@ def groups(runs: list[Run]) -> list[list[Run]]:
     return out
 
 
+def group_costs(run_groups: list[list[Run]]) -> list[float]:
+    """Each group's estimated GPU-hours by `repro plan` (its fit and constants for a 24 GB GPU,
+    never a calibration file: every task of an array, on whatever machine, must compute the same
+    partition). A group the plan cannot cost (unknown split sizes) counts as the mean of the others."""
+    import math
+
+    from repro.plan import estimate
+
+    costs = [sum(estimate(r, 24.0).gpu_hours for r in g) for g in run_groups]
+    known = [c for c in costs if math.isfinite(c)]
+    fallback = sum(known) / len(known) if known else 1.0
+    return [c if math.isfinite(c) else fallback for c in costs]
+
+
+def assign_groups(costs: list[float], n: int) -> list[int]:
+    """The shard of each group: the costliest group first, each to the shard with the least work so
+    far (the longest-processing-time rule; ties go to the shard with fewer groups, then the lower
+    index, so no shard is left empty while another holds two groups)."""
+    load, count = [0.0] * n, [0] * n
+    shard_of = [0] * len(costs)
+    for k in sorted(range(len(costs)), key=lambda k: (-costs[k], k)):
+        target = min(range(n), key=lambda j: (load[j], count[j], j))
+        shard_of[k] = target
+        load[target] += costs[k]
+        count[target] += 1
+    return shard_of
+
+
 def select_shard(runs: list[Run], i: int, n: int) -> list[Run]:
-    mine = [g for k, g in enumerate(groups(runs)) if k % n == i]
+    """Shard `i` of `n`: its groups in manifest order, train runs first."""
+    run_groups = groups(runs)
+    shard_of = assign_groups(group_costs(run_groups), n)
+    mine = [g for k, g in enumerate(run_groups) if shard_of[k] == i]
     return execution_order([r for g in mine for r in g])
 
 

@@ -1,5 +1,7 @@
 """`repro plan`: the memory model against Figure 1, fit flags, GPU-hours, the command."""
 
+import pytest
+
 from repro import plan
 from repro.cli import main
 from repro.manifest import load_manifest
@@ -50,3 +52,16 @@ def test_plan_on_smoke_and_bad_selection(capsys):
     assert main(["plan", "-m", "manifests/smoke.yaml"]) == 0
     assert "llama-lora-train" in capsys.readouterr().out
     assert main(["plan", "-m", "manifests/smoke.yaml", "--only", "nothing*"]) == 2
+
+
+def test_a_max_steps_run_is_costed_at_the_steps_the_trainer_makes():
+    """`max_steps` overrides the epochs (transformers' TrainingArguments: "If set to a positive
+    number, the total number of training steps to perform. Overrides num_train_epochs"): the smoke's
+    100-step runs make 100 / ceil(800 / 8) = 1 epoch of the 800 bundled Conala rows, not 5; the
+    LoRA run without a step limit makes its 10 epochs."""
+    runs = {r.id: r for r in load_manifest("manifests/smoke.yaml").runs}
+    n_train = sum(1 for _ in open("repro/bundled/conala/train.jsonl", encoding="utf-8"))
+    assert plan.trained_epochs(runs["llama-ia3-train"].config) == 100 / -(-n_train // 8)
+    assert plan.trained_epochs(runs["llama-lora-train"].config) == 10
+    ten, one = (plan.estimate(runs[k], 24.0).gpu_hours for k in ("llama-lora-train", "llama-ia3-train"))
+    assert ten / one == pytest.approx(10)   # same model, PEFT family and tokens; evaluations scale too
