@@ -39,6 +39,7 @@ class Shard:
     memory_class: str | None = None
     peak_gb: float | None = None
     job: dict = field(default_factory=dict)
+    gpu_hours: float | None = None     # `repro plan`'s estimate, shown by --dry-run
 
 
 # --- the task ------------------------------------------------------------------------------
@@ -193,9 +194,10 @@ def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=
                         field="--shards", fix=f"pass --shards {n_groups} or fewer")
     path = str(Path(manifest.path).resolve())
     if not classes:
-        return [Shard(f"{i}/{shards}", [r.id for r in select_shard(runs, i, shards)],
-                      shard_argv(path, i, shards, out, only, rq, extra), dict(resources))
-                for i in range(shards)]
+        out_shards = [Shard(f"{i}/{shards}", [r.id for r in select_shard(runs, i, shards)],
+                            shard_argv(path, i, shards, out, only, rq, extra), dict(resources))
+                      for i in range(shards)]
+        return _with_hours(out_shards, runs)
     out_shards = []
     by_class = memory_classes_of(runs, classes)
     total = sum(len(v) for v in by_class.values())
@@ -210,7 +212,17 @@ def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=
             argv = ["reproduce", "--manifest", path, "--only", ",".join(ids), "--out", out, "--quiet"]
             peak = max(_peak_gb(r, c["gpu_memory_gb"]) for r in members if r.id in ids)
             out_shards.append(Shard(f"{c['name']} {i}/{k}", ids, argv + list(extra or []), res, c["name"], peak))
-    return out_shards
+    return _with_hours(out_shards, runs)
+
+
+def _with_hours(shards: list[Shard], runs) -> list[Shard]:
+    """Each shard's estimated GPU-hours (`repro plan`, 24 GB GPU), for the dry run's table."""
+    from repro.plan import estimate
+
+    hours = {r.id: estimate(r, 24.0).gpu_hours for r in runs}
+    for s in shards:
+        s.gpu_hours = sum(hours[rid] for rid in s.runs)
+    return shards
 
 
 def _peak_gb(run, gpu_memory_gb: float) -> float:
@@ -353,9 +365,14 @@ def print_plan(shards: list[Shard], executor_kind: str, folder: Path, job_name: 
     from tabulate import tabulate
 
     rows = [[s.name, len(s.runs), s.memory_class or "-", "-" if s.peak_gb is None else f"{s.peak_gb:.1f}",
+             "-" if s.gpu_hours is None else f"{s.gpu_hours:.1f}" if s.gpu_hours >= 0.1 else f"{s.gpu_hours:.2g}",
              s.resources.get("gres") or s.resources.get("gpus"), s.resources["mem_gb"], s.resources["timeout_min"]]
             for s in shards]
-    print(tabulate(rows, headers=["shard", "runs", "memory class", "peak GB (est.)", "GPUs", "mem GB", "time (min)"]))
+    print(tabulate(rows, headers=["shard", "runs", "memory class", "peak GB (est.)", "GPU-h (est.)", "GPUs", "mem GB",
+                                  "time (min)"],
+                   disable_numparse=True, colalign=("left", "right", "left", "right", "right", "right", "right", "right")))
+    if any(s.gpu_hours is not None for s in shards):
+        print("GPU-h (est.): `repro plan`'s hours on an RTX A5000-class GPU (the cost shards are balanced by)")
     if shards:
         print(f"\nshard {shards[0].name} runs: python -m repro {' '.join(shards[0].argv)}")
     if executor_kind != "slurm":

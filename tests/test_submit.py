@@ -80,6 +80,20 @@ def test_dry_run_prints_the_sbatch_file_and_submits_nothing(tmp_path, profile, c
     assert not out.exists()
 
 
+def test_dry_run_shows_each_shards_estimated_gpu_hours(tmp_path, capsys):
+    """The table's GPU-h column is `repro plan`'s hours of the shard's runs: the 8 shards of the
+    paper manifest add up to the plan's total, and each is within 2 % of the mean."""
+    assert main(["submit", "-m", "manifests/paper", "--shards", "8", "--executor", "slurm", "--gpus", "1",
+                 "--out", str(tmp_path / "r"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:9] == ["shard", "runs", "memory", "class", "peak", "GB", "(est.)", "GPU-h", "(est.)"]
+    rows = [line.split() for line in lines if line.split() and line.split()[0].endswith("/8")]
+    shown = [float(r[4]) for r in rows]   # shard, runs, memory class "-", peak GB "-", GPU-h, ...
+    total = sum(estimate(r, 24.0).gpu_hours for r in load_manifest("manifests/paper").runs)
+    assert len(shown) == 8 and abs(sum(shown) - total) <= 0.05 * 8
+    assert max(shown) <= 1.02 * total / 8 + 0.05
+
+
 def test_code_version_reaches_every_shard(tmp_path, capsys):
     out = tmp_path / "results"
     assert main(["submit", "-m", "manifests/smoke.yaml", "--shards", "2", "--executor", "local", "--out", str(out),
