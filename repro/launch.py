@@ -216,12 +216,16 @@ def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=
 
 
 def _with_hours(shards: list[Shard], runs) -> list[Shard]:
-    """Each shard's estimated GPU-hours (`repro plan`, 24 GB GPU), for the dry run's table."""
-    from repro.plan import estimate
+    """Each shard's estimated GPU-hours (`repro plan`, 24 GB GPU; None when the plan cannot cost
+    one of its runs), for the dry run's table."""
+    import math
 
-    hours = {r.id: estimate(r, 24.0).gpu_hours for r in runs}
+    from repro.shard import run_hours
+
+    hours = {r.id: run_hours(r) for r in runs}
     for s in shards:
-        s.gpu_hours = sum(hours[rid] for rid in s.runs)
+        total = sum(hours[rid] for rid in s.runs)
+        s.gpu_hours = total if math.isfinite(total) else None
     return shards
 
 

@@ -38,15 +38,25 @@ def groups(runs: list[Run]) -> list[list[Run]]:
     return out
 
 
-def group_costs(run_groups: list[list[Run]]) -> list[float]:
-    """Each group's estimated GPU-hours by `repro plan` (its fit and constants for a 24 GB GPU,
-    never a calibration file: every task of an array, on whatever machine, must compute the same
-    partition). A group the plan cannot cost (unknown split sizes) counts as the mean of the others."""
+def run_hours(run: Run) -> float:
+    """The run's estimated GPU-hours by `repro plan` (its fit and constants for a 24 GB GPU, never a
+    calibration file: every task of an array, on whatever machine, must compute the same
+    partition); NaN when the plan has no figures for it (e.g. a user's own task)."""
     import math
 
-    from repro.plan import estimate
+    from repro import plan
 
-    costs = [sum(estimate(r, 24.0).gpu_hours for r in g) for g in run_groups]
+    try:
+        return plan.estimate(run, 24.0).gpu_hours
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return math.nan
+
+
+def group_costs(run_groups: list[list[Run]]) -> list[float]:
+    """Each group's estimated GPU-hours; a group the plan cannot cost counts as the mean of the others."""
+    import math
+
+    costs = [sum(run_hours(r) for r in g) for g in run_groups]
     known = [c for c in costs if math.isfinite(c)]
     fallback = sum(known) / len(known) if known else 1.0
     return [c if math.isfinite(c) else fallback for c in costs]

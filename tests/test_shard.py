@@ -58,6 +58,31 @@ def test_groups_go_costliest_first_to_the_least_loaded_shard():
     assert assign_groups([1.0, 1.0], 1) == [0, 0]
 
 
+def test_runs_the_plan_cannot_cost_are_still_sharded(monkeypatch):
+    """A user's own task may have no figures for `repro plan`: its groups count as the mean cost,
+    and the dry run's table shows "-" for the shard holding one."""
+    from repro import plan
+    from repro.launch import plan_shards
+
+    m = load_manifest("manifests/smoke.yaml")
+    real = plan.estimate
+
+    def plan_without(unknown: set[str]):
+        def estimate(run, gb, calibrated=None):
+            if run.id in unknown:
+                raise TypeError("no plan_tokens for this dataset")
+            return real(run, gb, calibrated)
+        return estimate
+
+    monkeypatch.setattr(plan, "estimate", plan_without({r.id for r in m.runs if r.id.startswith("t5-")}))
+    shards = [[r.id for r in select_shard(m.runs, i, 3)] for i in range(3)]
+    assert sorted(sum(shards, [])) == sorted(r.id for r in m.runs) and all(shards)
+
+    monkeypatch.setattr(plan, "estimate", plan_without({"java-reference-humaneval-x"}))
+    planned = plan_shards(m, m.runs, 3, "/r", {"mem_gb": 4, "timeout_min": 10})
+    assert [s.gpu_hours is None for s in planned] == ["java-reference-humaneval-x" in s.runs for s in planned]
+
+
 @pytest.mark.parametrize("n", [4, 8, 64])
 def test_shards_of_the_paper_manifest_are_balanced_by_estimated_gpu_hours(n):
     """Dealt round-robin in manifest order, the costliest of 8 shards held 1.70 times the mean
