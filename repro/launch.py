@@ -184,7 +184,7 @@ def _mem(mem_gb: float) -> str:
 def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=None, rq=None, extra=None,
                 classes: list[dict] | None = None) -> list[Shard]:
     """Shards partition `runs`; a train run and its evaluations always share a shard (train first)."""
-    from repro.shard import groups, select_shard
+    from repro.shard import groups, partition
 
     if shards < 1:
         raise UserError("need at least one shard", field="--shards", fix="pass --shards 1 or more")
@@ -194,9 +194,9 @@ def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=
                         field="--shards", fix=f"pass --shards {n_groups} or fewer")
     path = str(Path(manifest.path).resolve())
     if not classes:
-        out_shards = [Shard(f"{i}/{shards}", [r.id for r in select_shard(runs, i, shards)],
-                            shard_argv(path, i, shards, out, only, rq, extra), dict(resources))
-                      for i in range(shards)]
+        out_shards = [Shard(f"{i}/{shards}", [r.id for r in mine], shard_argv(path, i, shards, out, only, rq, extra),
+                            dict(resources))
+                      for i, mine in enumerate(partition(runs, shards))]
         return _with_hours(out_shards, runs)
     out_shards = []
     by_class = memory_classes_of(runs, classes)
@@ -207,8 +207,8 @@ def plan_shards(manifest, runs, shards: int, out: str, resources: dict, *, only=
             continue
         k = min(len(groups(members)), max(1, round(shards * len(members) / total)))
         res = merge_resources(resources, {kk: v for kk, v in c.items() if kk in RESOURCE_KEYS})
-        for i in range(k):
-            ids = [r.id for r in select_shard(members, i, k)]
+        for i, mine in enumerate(partition(members, k)):
+            ids = [r.id for r in mine]
             argv = ["reproduce", "--manifest", path, "--only", ",".join(ids), "--out", out, "--quiet"]
             peak = max(_peak_gb(r, c["gpu_memory_gb"]) for r in members if r.id in ids)
             out_shards.append(Shard(f"{c['name']} {i}/{k}", ids, argv + list(extra or []), res, c["name"], peak))

@@ -76,12 +76,18 @@ def assign_groups(costs: list[float], n: int) -> list[int]:
     return shard_of
 
 
-def select_shard(runs: list[Run], i: int, n: int) -> list[Run]:
-    """Shard `i` of `n`: its groups in manifest order, train runs first."""
+def partition(runs: list[Run], n: int) -> list[list[Run]]:
+    """All `n` shards at once (the plan costs every run once): each one's groups in manifest order,
+    train runs first."""
     run_groups = groups(runs)
     shard_of = assign_groups(group_costs(run_groups), n)
-    mine = [g for k, g in enumerate(run_groups) if shard_of[k] == i]
-    return execution_order([r for g in mine for r in g])
+    return [execution_order([r for k, g in enumerate(run_groups) if shard_of[k] == i for r in g])
+            for i in range(n)]
+
+
+def select_shard(runs: list[Run], i: int, n: int) -> list[Run]:
+    """Shard `i` of `n` (what one array task runs)."""
+    return partition(runs, n)[i]
 
 
 def execution_order(runs: list[Run]) -> list[Run]:

@@ -82,7 +82,7 @@ def test_dry_run_prints_the_sbatch_file_and_submits_nothing(tmp_path, profile, c
 
 def test_dry_run_shows_each_shards_estimated_gpu_hours(tmp_path, capsys):
     """The table's GPU-h column is `repro plan`'s hours of the shard's runs: the 8 shards of the
-    paper manifest add up to the plan's total, and each is within 2 % of the mean."""
+    paper manifest add up to the plan's total (their balance: tests/test_shard.py)."""
     assert main(["submit", "-m", "manifests/paper", "--shards", "8", "--executor", "slurm", "--gpus", "1",
                  "--out", str(tmp_path / "r"), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -91,7 +91,6 @@ def test_dry_run_shows_each_shards_estimated_gpu_hours(tmp_path, capsys):
     shown = [float(r[4]) for r in rows]   # shard, runs, memory class "-", peak GB "-", GPU-h, ...
     total = sum(estimate(r, 24.0).gpu_hours for r in load_manifest("manifests/paper").runs)
     assert len(shown) == 8 and abs(sum(shown) - total) <= 0.05 * 8
-    assert max(shown) <= 1.02 * total / 8 + 0.05
 
 
 def test_code_version_reaches_every_shard(tmp_path, capsys):
